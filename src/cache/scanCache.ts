@@ -1,0 +1,411 @@
+/**
+ * Reads a whole hub cache into a plain report: repos, revisions, files, sizes,
+ * refs, partial downloads, and every problem found along the way.
+ *
+ * Unlike huggingface_hub (which drops a whole repo on the first broken link)
+ * and @huggingface/hub (which drops repos without refs/ and nested files),
+ * a problem here is a warning on the item that has it; the rest of the repo
+ * is still reported. Sizes follow huggingface_hub: a repo's size is the sum
+ * of the unique blobs its snapshots link to.
+ */
+import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import type { Dirent, Stats } from 'node:fs';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { parseRepoFolderName, type RepoType } from './repoId.js';
+import { readRefs } from './readRefs.js';
+import { isCommitHash } from './revision.js';
+import { HUBCACHE_DIR_NAME, LOCKS_DIR_NAME } from './repoPaths.js';
+
+export type CacheWarningCode =
+  | 'dangling-link'
+  | 'absolute-link'
+  | 'link-outside-repo'
+  | 'ref-missing-snapshot'
+  | 'bad-ref'
+  | 'stray-entry'
+  | 'bad-folder'
+  | 'unreadable';
+
+export interface CacheWarning {
+  code: CacheWarningCode;
+  path: string;
+  message: string;
+}
+
+export interface CachedFile {
+  /** Path inside the snapshot, with "/" separators. */
+  path: string;
+  snapshotPath: string;
+  /** Where the bytes are: the blob for links, the file itself for the copy layout; undefined when dangling. */
+  blobPath: string | undefined;
+  /** The blob's name (its etag) for links into blobs/. */
+  blobName: string | undefined;
+  layout: 'symlink' | 'copy';
+  size: number;
+  lastAccessed: number;
+  lastModified: number;
+  /** Set when this file has a problem (see the repo's warnings for details). */
+  problem: CacheWarningCode | undefined;
+}
+
+export interface CachedRevision {
+  commit: string;
+  refs: string[];
+  snapshotPath: string;
+  files: CachedFile[];
+  /** Sum of the unique blobs of this revision. */
+  sizeOnDisk: number;
+  lastModified: number;
+}
+
+export interface IncompleteFile {
+  path: string;
+  bytes: number;
+  kind: 'incomplete' | 'downloadInProgress';
+  lastModified: number;
+}
+
+export interface CachedRepo {
+  repoType: RepoType;
+  repoId: string;
+  folderName: string;
+  repoPath: string;
+  refs: Record<string, string>;
+  revisions: CachedRevision[];
+  /** Sum of unique blobs linked from any snapshot (huggingface_hub's size_on_disk). */
+  sizeOnDisk: number;
+  /** Number of unique blobs linked from any snapshot (huggingface_hub's nb_files). */
+  nbFiles: number;
+  /** Blobs that no snapshot links to (gc material). */
+  orphanBlobs: { count: number; bytes: number };
+  incomplete: { files: IncompleteFile[]; bytes: number };
+  lastAccessed: number;
+  lastModified: number;
+  warnings: CacheWarning[];
+}
+
+export interface CacheScan {
+  cacheDir: string;
+  exists: boolean;
+  repos: CachedRepo[];
+  /** Problems not tied to a repo (odd folders at the root). */
+  warnings: CacheWarning[];
+  sizeOnDisk: number;
+}
+
+const IGNORED_NAMES = new Set(['.DS_Store']);
+const ROOT_NON_REPOS = new Set([LOCKS_DIR_NAME, HUBCACHE_DIR_NAME, 'CACHEDIR.TAG', 'version.txt', '.DS_Store']);
+
+export async function scanCache(params: { cacheDir: string; repos?: string[] }): Promise<CacheScan> {
+  const cacheDir = resolve(params.cacheDir);
+  const result: CacheScan = { cacheDir, exists: true, repos: [], warnings: [], sizeOnDisk: 0 };
+  let entries: Dirent[];
+  try {
+    entries = await readdir(cacheDir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      result.exists = false;
+      return result;
+    }
+    throw err;
+  }
+  const wanted = params.repos ? new Set(params.repos) : undefined;
+  const scans: Array<Promise<CachedRepo>> = [];
+  for (const entry of entries) {
+    if (ROOT_NON_REPOS.has(entry.name) || entry.name.startsWith('.')) continue;
+    const ref = parseRepoFolderName({ name: entry.name });
+    const path = join(cacheDir, entry.name);
+    if (!ref || !entry.isDirectory()) {
+      result.warnings.push({ code: 'bad-folder', path, message: 'not a hub cache repo folder (expected "<type>s--<org>--<name>")' });
+      continue;
+    }
+    if (wanted && !wanted.has(entry.name)) continue;
+    scans.push(scanRepo({ repoPath: path, folderName: entry.name, repoType: ref.repoType, repoId: ref.repoId }));
+  }
+  result.repos = await Promise.all(scans);
+  result.repos.sort((a, b) => a.folderName.localeCompare(b.folderName));
+  result.sizeOnDisk = result.repos.reduce((sum, repo) => sum + repo.sizeOnDisk, 0);
+  return result;
+}
+
+interface BlobEntry {
+  stats: Stats;
+}
+
+async function scanRepo(params: { repoPath: string; folderName: string; repoType: RepoType; repoId: string }): Promise<CachedRepo> {
+  const { repoPath } = params;
+  const blobsDir = join(repoPath, 'blobs');
+  const snapshotsDir = join(repoPath, 'snapshots');
+  const warnings: CacheWarning[] = [];
+  const [blobs, refsRead, snapshotEntries] = await Promise.all([
+    readBlobs({ blobsDir, warnings }),
+    readRefs({ refsDir: join(repoPath, 'refs') }),
+    readDirOrEmpty({ dir: snapshotsDir, warnings }),
+  ]);
+  for (const problem of refsRead.problems) warnings.push({ code: 'bad-ref', path: problem.path, message: problem.message });
+
+  const refsByCommit = new Map<string, string[]>();
+  for (const [name, commit] of refsRead.refs) {
+    if (!isCommitHash(commit)) {
+      warnings.push({ code: 'bad-ref', path: join(repoPath, 'refs', name), message: `ref "${name}" does not hold a commit hash` });
+      continue;
+    }
+    const list = refsByCommit.get(commit) ?? [];
+    list.push(name);
+    refsByCommit.set(commit, list);
+  }
+
+  const revisions: CachedRevision[] = [];
+  const copyStats = new Map<string, Stats>();
+  await Promise.all(
+    snapshotEntries.map(async (entry) => {
+      const snapshotPath = join(snapshotsDir, entry.name);
+      if (IGNORED_NAMES.has(entry.name)) return;
+      if (!entry.isDirectory() || !isCommitHash(entry.name)) {
+        warnings.push({
+          code: 'stray-entry',
+          path: snapshotPath,
+          message: entry.isSymbolicLink()
+            ? 'hand-made link in snapshots/ (not a revision; other tools may take it for one)'
+            : 'not a revision folder (snapshots/ should only hold 40-hex commit folders)',
+        });
+        return;
+      }
+      const files: CachedFile[] = [];
+      await scanSnapshotDir({ dir: snapshotPath, prefix: '', repoPath, blobsDir, blobs, copyStats, files, warnings });
+      files.sort((a, b) => a.path.localeCompare(b.path));
+      const unique = new Map<string, number>();
+      let lastModified = 0;
+      for (const file of files) {
+        if (file.blobPath && !file.problem) unique.set(file.blobPath, file.size);
+        if (file.blobPath) lastModified = Math.max(lastModified, file.lastModified);
+      }
+      if (files.length === 0 || lastModified === 0) {
+        lastModified = (await stat(snapshotPath).catch(() => undefined))?.mtimeMs ?? 0;
+      }
+      revisions.push({
+        commit: entry.name,
+        refs: (refsByCommit.get(entry.name) ?? []).sort(),
+        snapshotPath,
+        files,
+        sizeOnDisk: sum(unique.values()),
+        lastModified,
+      });
+    }),
+  );
+  revisions.sort((a, b) => b.lastModified - a.lastModified || a.commit.localeCompare(b.commit));
+
+  const present = new Set(revisions.map((r) => r.commit));
+  for (const [commit, names] of refsByCommit) {
+    if (!present.has(commit)) {
+      for (const name of names) {
+        warnings.push({ code: 'ref-missing-snapshot', path: join(repoPath, 'refs', name), message: `ref "${name}" points to ${commit}, which has no snapshot` });
+      }
+    }
+  }
+
+  // Unique blobs across revisions, as huggingface_hub counts them.
+  const used = new Map<string, { size: number; atime: number; mtime: number }>();
+  for (const revision of revisions) {
+    for (const file of revision.files) {
+      if (file.blobPath && !file.problem) used.set(file.blobPath, { size: file.size, atime: file.lastAccessed, mtime: file.lastModified });
+    }
+  }
+  let orphanCount = 0;
+  let orphanBytes = 0;
+  for (const [name, blob] of blobs.complete) {
+    if (!used.has(join(blobsDir, name))) {
+      orphanCount += 1;
+      orphanBytes += blob.stats.size;
+    }
+  }
+  let lastAccessed = 0;
+  let lastModified = 0;
+  for (const blob of used.values()) {
+    lastAccessed = Math.max(lastAccessed, blob.atime);
+    lastModified = Math.max(lastModified, blob.mtime);
+  }
+  if (used.size === 0) {
+    const repoStats = await stat(repoPath).catch(() => undefined);
+    lastAccessed = repoStats?.atimeMs ?? 0;
+    lastModified = repoStats?.mtimeMs ?? 0;
+  }
+
+  return {
+    repoType: params.repoType,
+    repoId: params.repoId,
+    folderName: params.folderName,
+    repoPath,
+    refs: Object.fromEntries([...refsRead.refs].sort(([a], [b]) => a.localeCompare(b))),
+    revisions,
+    sizeOnDisk: sum([...used.values()].map((b) => b.size)),
+    nbFiles: used.size,
+    orphanBlobs: { count: orphanCount, bytes: orphanBytes },
+    incomplete: { files: blobs.incomplete, bytes: sum(blobs.incomplete.map((f) => f.bytes)) },
+    lastAccessed,
+    lastModified,
+    warnings,
+  };
+}
+
+async function readDirOrEmpty(params: { dir: string; warnings: CacheWarning[] }): Promise<Dirent[]> {
+  try {
+    return await readdir(params.dir, { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') params.warnings.push({ code: 'unreadable', path: params.dir, message: `cannot read: ${(err as Error).message}` });
+    return [];
+  }
+}
+
+async function readBlobs(params: {
+  blobsDir: string;
+  warnings: CacheWarning[];
+}): Promise<{ complete: Map<string, BlobEntry>; incomplete: IncompleteFile[] }> {
+  const complete = new Map<string, BlobEntry>();
+  const incomplete: IncompleteFile[] = [];
+  const entries = await readDirOrEmpty({ dir: params.blobsDir, warnings: params.warnings });
+  await Promise.all(
+    entries.map(async (entry) => {
+      const path = join(params.blobsDir, entry.name);
+      let stats: Stats;
+      try {
+        stats = await lstat(path);
+      } catch {
+        // Removed between readdir and lstat (a concurrent gc or a finished download): nothing to report.
+        return;
+      }
+      if (entry.name.endsWith('.incomplete') || entry.name.endsWith('.downloadInProgress')) {
+        incomplete.push({
+          path,
+          bytes: stats.size,
+          kind: entry.name.endsWith('.incomplete') ? 'incomplete' : 'downloadInProgress',
+          lastModified: stats.mtimeMs,
+        });
+        return;
+      }
+      if (!stats.isFile()) {
+        params.warnings.push({ code: 'stray-entry', path, message: 'blobs/ should hold only regular files' });
+        return;
+      }
+      complete.set(entry.name, { stats });
+    }),
+  );
+  incomplete.sort((a, b) => a.path.localeCompare(b.path));
+  return { complete, incomplete };
+}
+
+async function scanSnapshotDir(params: {
+  dir: string;
+  prefix: string;
+  repoPath: string;
+  blobsDir: string;
+  blobs: { complete: Map<string, BlobEntry> };
+  copyStats: Map<string, Stats>;
+  files: CachedFile[];
+  warnings: CacheWarning[];
+}): Promise<void> {
+  const entries = await readDirOrEmpty({ dir: params.dir, warnings: params.warnings });
+  await Promise.all(
+    entries.map(async (entry) => {
+      if (IGNORED_NAMES.has(entry.name)) return;
+      const snapshotPath = join(params.dir, entry.name);
+      const relPath = params.prefix ? `${params.prefix}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) {
+        await scanSnapshotDir({ ...params, dir: snapshotPath, prefix: relPath });
+        return;
+      }
+      if (entry.isSymbolicLink()) {
+        params.files.push(await describeLink({ ...params, snapshotPath, relPath }));
+        return;
+      }
+      if (entry.isFile()) {
+        // The no-symlink layout (Windows, some network filesystems): the snapshot file holds the bytes.
+        let stats = params.copyStats.get(snapshotPath);
+        if (!stats) {
+          stats = await lstat(snapshotPath).catch(() => undefined);
+          if (!stats) return;
+          params.copyStats.set(snapshotPath, stats);
+        }
+        params.files.push({
+          path: relPath,
+          snapshotPath,
+          blobPath: snapshotPath,
+          blobName: undefined,
+          layout: 'copy',
+          size: stats.size,
+          lastAccessed: stats.atimeMs,
+          lastModified: stats.mtimeMs,
+          problem: undefined,
+        });
+        return;
+      }
+      params.warnings.push({ code: 'stray-entry', path: snapshotPath, message: 'not a file, folder or link' });
+    }),
+  );
+}
+
+async function describeLink(params: {
+  snapshotPath: string;
+  relPath: string;
+  repoPath: string;
+  blobsDir: string;
+  blobs: { complete: Map<string, BlobEntry> };
+  warnings: CacheWarning[];
+}): Promise<CachedFile> {
+  const { snapshotPath, relPath, blobsDir } = params;
+  const base: CachedFile = {
+    path: relPath,
+    snapshotPath,
+    blobPath: undefined,
+    blobName: undefined,
+    layout: 'symlink',
+    size: 0,
+    lastAccessed: 0,
+    lastModified: 0,
+    problem: undefined,
+  };
+  let target: string;
+  try {
+    target = await readlink(snapshotPath);
+  } catch {
+    return { ...base, problem: 'dangling-link' };
+  }
+  const resolved = resolve(dirname(snapshotPath), target);
+  const inBlobs = dirname(resolved) === blobsDir && !resolved.slice(blobsDir.length + 1).includes(sep);
+  if (!inBlobs) {
+    params.warnings.push({
+      code: 'link-outside-repo',
+      path: snapshotPath,
+      message: `link points outside this repo's blobs/ (${target})`,
+    });
+    return { ...base, problem: 'link-outside-repo' };
+  }
+  const blobName = resolved.slice(blobsDir.length + 1);
+  const blob = params.blobs.complete.get(blobName);
+  if (!blob) {
+    params.warnings.push({ code: 'dangling-link', path: snapshotPath, message: `link target blobs/${blobName} is missing` });
+    return { ...base, blobName, problem: 'dangling-link' };
+  }
+  let problem: CacheWarningCode | undefined;
+  if (isAbsolute(target)) {
+    // Works here, but breaks as soon as the volume is mounted at another path.
+    params.warnings.push({ code: 'absolute-link', path: snapshotPath, message: `absolute link (${target}); other mounts of this cache will not resolve it` });
+    problem = undefined;
+  }
+  return {
+    ...base,
+    blobPath: resolved,
+    blobName,
+    size: blob.stats.size,
+    lastAccessed: blob.stats.atimeMs,
+    lastModified: blob.stats.mtimeMs,
+    problem,
+  };
+}
+
+function sum(values: Iterable<number>): number {
+  let total = 0;
+  for (const v of values) total += v;
+  return total;
+}

@@ -1,0 +1,148 @@
+/** `hubcache ls`: what is in the cache, per repo or per revision. */
+import type { Command } from 'commander';
+import { scanCache, type CachedRepo, type CacheScan } from '../../cache/scanCache.js';
+import { parseRepoFilter, sortRepos } from '../../cache/repoFilter.js';
+import { formatRepoRef } from '../../cache/repoId.js';
+import { addCommonOptions, runCommand } from '../context.js';
+import { formatAge, formatBytes } from '../format.js';
+
+interface LsOptions {
+  revisions?: boolean;
+  files?: boolean;
+  sort: string;
+  filter: string[];
+}
+
+export function registerLsCommand(program: Command): void {
+  const cmd = program
+    .command('ls')
+    .description('list cached repos with their size on disk, revisions, refs and problems')
+    .option('--revisions', 'one row per revision instead of per repo')
+    .option('--files', 'with --json: include every file of every revision')
+    .option('--sort <key>', 'size | accessed | modified | name (add :asc or :desc)', 'name')
+    .option('--filter <expr>', 'keep repos matching EXPR (repeatable, all must match): size>1GB, accessed>30d, modified<7d, type=dataset, name~qwen, ref=main, incomplete, warnings', collect, []);
+  addCommonOptions(cmd).addHelpText(
+    'after',
+    `
+Examples:
+  $ hubcache ls --sort size
+  $ hubcache ls --filter 'accessed>30d' --filter 'size>1GB'
+  $ hubcache ls --revisions --json | jq '.repos[].revisions[].commit'`,
+  );
+  cmd.action(
+    runCommand(async ({ config, out }, options: LsOptions) => {
+      const now = Date.now();
+      const predicates = options.filter.map((expr) => parseRepoFilter({ expr }));
+      const sortKey = options.sort;
+      const scan = await scanCache({ cacheDir: config.cacheDir });
+      const repos = sortRepos({ repos: scan.repos.filter((r) => predicates.every((p) => p(r, now))), sort: sortKey });
+      const warnings = [...scan.warnings, ...repos.flatMap((r) => r.warnings)];
+      if (!scan.exists) out.warn(`cache folder ${scan.cacheDir} does not exist yet`);
+      out.result({
+        data: toJson({ scan, repos, files: options.files === true }),
+        text: options.revisions ? revisionTable({ out, repos, now }) : repoTable({ out, repos, now, scan }),
+      });
+      if (!out.json) {
+        for (const w of warnings) out.warn(`${w.path}: ${w.message}`);
+        if (warnings.length > 0) out.info(`${warnings.length} problem(s) found; \`hubcache verify\` checks contents, \`hubcache verify --fix\` repairs.`);
+      }
+      return 0;
+    }),
+  );
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function repoTable(params: { out: { table: (p: never) => string[] }; repos: CachedRepo[]; now: number; scan: CacheScan }): string[] {
+  const { repos, now, scan } = params;
+  if (repos.length === 0) return [`No repos in ${scan.cacheDir}`];
+  const lines = (params.out as unknown as import('../output.js').Output).table({
+    rows: repos,
+    columns: [
+      { header: 'REPO ID', value: (r) => r.repoId },
+      { header: 'TYPE', value: (r) => r.repoType },
+      { header: 'SIZE', value: (r) => formatBytes(r.sizeOnDisk), align: 'right' },
+      { header: 'FILES', value: (r) => String(r.nbFiles), align: 'right' },
+      { header: 'REVS', value: (r) => String(r.revisions.length), align: 'right' },
+      { header: 'REFS', value: (r) => Object.keys(r.refs).join(',') },
+      { header: 'ACCESSED', value: (r) => formatAge({ ms: r.lastAccessed, now }) },
+      { header: 'MODIFIED', value: (r) => formatAge({ ms: r.lastModified, now }) },
+      { header: 'NOTES', value: (r) => notes(r) },
+    ],
+  });
+  const total = repos.reduce((s, r) => s + r.sizeOnDisk, 0);
+  lines.push('', `${repos.length} repo(s), ${formatBytes(total)} on disk in ${scan.cacheDir}`);
+  return lines;
+}
+
+function revisionTable(params: { out: unknown; repos: CachedRepo[]; now: number }): string[] {
+  const rows = params.repos.flatMap((repo) => repo.revisions.map((revision) => ({ repo, revision })));
+  if (rows.length === 0) return ['No revisions cached'];
+  return (params.out as import('../output.js').Output).table({
+    rows,
+    columns: [
+      { header: 'REPO ID', value: (r) => formatRepoRef(r.repo) },
+      { header: 'REVISION', value: (r) => r.revision.commit },
+      { header: 'SIZE', value: (r) => formatBytes(r.revision.sizeOnDisk), align: 'right' },
+      { header: 'FILES', value: (r) => String(r.revision.files.length), align: 'right' },
+      { header: 'REFS', value: (r) => r.revision.refs.join(',') },
+      { header: 'MODIFIED', value: (r) => formatAge({ ms: r.revision.lastModified, now: params.now }) },
+    ],
+  });
+}
+
+function notes(repo: CachedRepo): string {
+  const parts: string[] = [];
+  if (repo.incomplete.files.length > 0) parts.push(`${repo.incomplete.files.length} partial (${formatBytes(repo.incomplete.bytes)})`);
+  if (repo.orphanBlobs.count > 0) parts.push(`${repo.orphanBlobs.count} unused blob(s)`);
+  if (repo.warnings.length > 0) parts.push(`${repo.warnings.length} problem(s)`);
+  return parts.join('; ');
+}
+
+function iso(ms: number): string | null {
+  return ms ? new Date(ms).toISOString() : null;
+}
+
+function toJson(params: { scan: CacheScan; repos: CachedRepo[]; files: boolean }): unknown {
+  return {
+    cacheDir: params.scan.cacheDir,
+    exists: params.scan.exists,
+    sizeOnDisk: params.repos.reduce((s, r) => s + r.sizeOnDisk, 0),
+    repos: params.repos.map((repo) => ({
+      repoId: repo.repoId,
+      repoType: repo.repoType,
+      folderName: repo.folderName,
+      repoPath: repo.repoPath,
+      sizeOnDisk: repo.sizeOnDisk,
+      nbFiles: repo.nbFiles,
+      refs: repo.refs,
+      lastAccessed: iso(repo.lastAccessed),
+      lastModified: iso(repo.lastModified),
+      orphanBlobs: repo.orphanBlobs,
+      incomplete: repo.incomplete,
+      warnings: repo.warnings,
+      revisions: repo.revisions.map((rev) => ({
+        commit: rev.commit,
+        refs: rev.refs,
+        snapshotPath: rev.snapshotPath,
+        sizeOnDisk: rev.sizeOnDisk,
+        nbFiles: rev.files.length,
+        lastModified: iso(rev.lastModified),
+        ...(params.files
+          ? {
+              files: rev.files.map((f) => ({
+                path: f.path,
+                size: f.size,
+                blob: f.blobName ?? null,
+                layout: f.layout,
+                ...(f.problem ? { problem: f.problem } : {}),
+              })),
+            }
+          : {}),
+      })),
+    })),
+    warnings: params.scan.warnings,
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The only module that reads the environment. Everything else receives a
+ * `Config` (or plain params), so tests and the library never depend on the
+ * process's env by accident.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+
+export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+
+export interface Config {
+  /** Absolute hub cache root (the folder holding `models--*`). */
+  cacheDir: string;
+  /** Absolute HF_HOME (parent of the hub cache in the default layout; home of `links/`). */
+  hfHome: string;
+  /** Hub base URL without trailing slash. */
+  endpoint: string;
+  /** Bearer token, if any. Never print it. */
+  token: string | undefined;
+  /** Cache only: no network at all. */
+  offline: boolean;
+  /** True when progress bars must not be drawn. */
+  disableProgressBars: boolean;
+}
+
+export interface ResolveConfigParams {
+  env?: NodeJS.ProcessEnv;
+  /** `--cache-dir`: wins over every env variable. */
+  cacheDir?: string;
+  /** `--endpoint`: wins over HF_ENDPOINT. */
+  endpoint?: string;
+  /** `--token`: wins over HF_TOKEN and the token file. */
+  token?: string;
+  /** `--offline`: forces offline even if HF_HUB_OFFLINE is unset. */
+  offline?: boolean;
+}
+
+const TRUE_VALUES = new Set(['1', 'ON', 'YES', 'TRUE']);
+
+/** Same truthiness rule as huggingface_hub's `_is_true`. */
+export function isTruthyEnv(value: string | undefined): boolean {
+  return value !== undefined && TRUE_VALUES.has(value.trim().toUpperCase());
+}
+
+/**
+ * Expands `$VAR` / `${VAR}` (left as-is when unset, like Python's
+ * os.path.expandvars) and then a leading `~` (like os.path.expanduser).
+ */
+export function expandPath(params: { path: string; env: NodeJS.ProcessEnv }): string {
+  const { env } = params;
+  const withVars = params.path.replace(/\$(\w+)|\$\{([^}]+)\}/g, (whole, a: string | undefined, b: string | undefined) => {
+    const name = a ?? b ?? '';
+    const value = env[name];
+    return value === undefined ? whole : value;
+  });
+  const home = env.HOME && env.HOME.length > 0 ? env.HOME : homedir();
+  if (withVars === '~') return home;
+  if (withVars.startsWith('~/')) return join(home, withVars.slice(2));
+  return withVars;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value !== undefined && value.length > 0 ? value : undefined;
+}
+
+function absolute(path: string): string {
+  return isAbsolute(path) ? path : resolve(path);
+}
+
+/** HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
+export function resolveHfHome(params: { env: NodeJS.ProcessEnv }): string {
+  const { env } = params;
+  const hfHome = nonEmpty(env.HF_HOME);
+  if (hfHome) return absolute(expandPath({ path: hfHome, env }));
+  const xdg = nonEmpty(env.XDG_CACHE_HOME);
+  const base = xdg ? expandPath({ path: xdg, env }) : expandPath({ path: '~/.cache', env });
+  return absolute(join(base, 'huggingface'));
+}
+
+/**
+ * Cache root precedence (DESIGN.md section 1): --cache-dir, HF_HUB_CACHE,
+ * HUGGINGFACE_HUB_CACHE, $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub,
+ * ~/.cache/huggingface/hub.
+ */
+export function resolveCacheDir(params: { env: NodeJS.ProcessEnv; cacheDir?: string }): string {
+  const { env } = params;
+  const explicit = nonEmpty(params.cacheDir) ?? nonEmpty(env.HF_HUB_CACHE) ?? nonEmpty(env.HUGGINGFACE_HUB_CACHE);
+  if (explicit) return absolute(expandPath({ path: explicit, env }));
+  return join(resolveHfHome({ env }), 'hub');
+}
+
+function readTokenFile(params: { env: NodeJS.ProcessEnv; hfHome: string }): string | undefined {
+  const path = nonEmpty(params.env.HF_TOKEN_PATH)
+    ? expandPath({ path: params.env.HF_TOKEN_PATH as string, env: params.env })
+    : join(params.hfHome, 'token');
+  try {
+    return nonEmpty(readFileSync(path, 'utf8').trim());
+  } catch {
+    // No token file is the normal case for public models.
+    return undefined;
+  }
+}
+
+export function resolveConfig(params: ResolveConfigParams = {}): Config {
+  const env = params.env ?? process.env;
+  const hfHome = resolveHfHome({ env });
+  const cacheDir = resolveCacheDir({ env, ...(params.cacheDir !== undefined ? { cacheDir: params.cacheDir } : {}) });
+  const endpoint = (nonEmpty(params.endpoint) ?? nonEmpty(env.HF_ENDPOINT) ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  const token =
+    nonEmpty(params.token) ??
+    nonEmpty(env.HF_TOKEN) ??
+    nonEmpty(env.HUGGING_FACE_HUB_TOKEN) ??
+    readTokenFile({ env, hfHome });
+  const offline = params.offline === true || isTruthyEnv(env.HF_HUB_OFFLINE) || isTruthyEnv(env.TRANSFORMERS_OFFLINE);
+  const disableProgressBars = isTruthyEnv(env.HF_HUB_DISABLE_PROGRESS_BARS) || isTruthyEnv(env.CI);
+  return { cacheDir, hfHome, endpoint, token, offline, disableProgressBars };
+}
