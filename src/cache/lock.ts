@@ -1,0 +1,415 @@
+/**
+ * Cache locks that exclude huggingface_hub (Python filelock's UnixFileLock),
+ * util-linux flock and llama.cpp: an flock(2) exclusive lock on
+ * `<root>/.locks/<repo-folder>/<etag>.lock`, taken exactly the way filelock
+ * takes it (see DESIGN.md section 1):
+ *
+ *   open(O_RDWR|O_CREAT|O_NOFOLLOW, 0664)  no truncation before we hold it
+ *   flock(LOCK_EX|LOCK_NB)                 polled, so the event loop never blocks
+ *   fstat(fd) vs lstat(path)               the file we locked must still be the one at the path
+ *   release: flock(LOCK_UN) + close        never unlink: others may hold a fd on it
+ *
+ * flock locks belong to the open file description, so two acquisitions in this
+ * very process (two fds) exclude each other too, which is what we want: two
+ * downloads of one blob in one process must serialise like two processes do.
+ */
+import { constants as fsConstants } from 'node:fs';
+import { lstat, mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+import { HubcacheError, fromSystemError } from '../errors.js';
+import { loadFlockBinding, type FlockBinding } from './flock.js';
+
+/** Lock files are group-writable so containers of one group, as different users, can share them. */
+export const LOCK_FILE_MODE = 0o664;
+
+/** First and last poll interval when the caller gives none (filelock polls every 50 ms). */
+const DEFAULT_POLL_MIN_MS = 50;
+const DEFAULT_POLL_MAX_MS = 100;
+/** After the first report, `onWait` is called again this often while still waiting. */
+const ON_WAIT_REPEAT_MS = 10_000;
+/**
+ * Unlink races retried back to back before we fall back to sleeping a poll
+ * interval, so a tool that keeps deleting lock files cannot make us spin.
+ */
+const MAX_IMMEDIATE_RACE_RETRIES = 10;
+const COMMAND_MAX_CHARS = 200;
+
+export interface LockHolder {
+  pid: number;
+  /** `/proc/<pid>/cmdline`, shortened; absent when another user's process hides it. */
+  command?: string;
+}
+
+export interface LockWaitInfo {
+  path: string;
+  holders: LockHolder[];
+  waitedMs: number;
+}
+
+export interface AcquireLockParams {
+  /** The lock file, e.g. `<root>/.locks/models--org--name/<etag>.lock`. */
+  path: string;
+  /** Give up with E_LOCK_TIMEOUT after this long; default: wait forever. 0 = try once. */
+  timeoutMs?: number;
+  /** Fixed poll interval; default: 50 ms growing to 100 ms. */
+  pollMs?: number;
+  /** Aborting rejects the wait with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Called when we first find the lock taken, then every 10 s while still waiting. */
+  onWait?: (info: LockWaitInfo) => void;
+}
+
+export interface HeldLock {
+  readonly path: string;
+  /** Unlocks and closes; safe to call more than once. */
+  release(): Promise<void>;
+}
+
+type Attempt = { kind: 'held'; handle: FileHandle } | { kind: 'busy' } | { kind: 'raced' };
+
+export async function acquireLock(params: AcquireLockParams): Promise<HeldLock> {
+  const { path, timeoutMs, pollMs, signal, onWait } = params;
+  if (timeoutMs !== undefined && !(timeoutMs >= 0)) {
+    throw new HubcacheError({ code: 'E_INTERNAL', message: `acquireLock: timeoutMs must be >= 0, got ${timeoutMs}` });
+  }
+  if (pollMs !== undefined && !(pollMs > 0)) {
+    throw new HubcacheError({ code: 'E_INTERNAL', message: `acquireLock: pollMs must be > 0, got ${pollMs}` });
+  }
+  signal?.throwIfAborted();
+  const binding = loadFlockBinding();
+
+  try {
+    await mkdir(dirname(path), { recursive: true });
+  } catch (err) {
+    throw fromSystemError({ err, path: dirname(path), action: 'create the lock directory' });
+  }
+
+  const started = performance.now();
+  let interval = pollMs ?? DEFAULT_POLL_MIN_MS;
+  let nextReportAt = 0;
+  let racesInARow = 0;
+
+  for (;;) {
+    signal?.throwIfAborted();
+    const attempt = await tryLockOnce({ path, binding });
+
+    if (attempt.kind === 'held') {
+      if (signal?.aborted) {
+        // The caller gave up while we were acquiring; handing back a lock it
+        // will never release would block everyone else until we exit.
+        await unlockAndClose({ handle: attempt.handle, binding });
+        signal.throwIfAborted();
+      }
+      return makeHeldLock({ path, handle: attempt.handle, binding });
+    }
+
+    if (attempt.kind === 'raced' && racesInARow < MAX_IMMEDIATE_RACE_RETRIES) {
+      // Someone unlinked, moved or replaced the file between our open and flock: the
+      // lock we got protects nothing, but the new file is likely free, so go
+      // again at once instead of sleeping.
+      racesInARow += 1;
+      continue;
+    }
+    racesInARow = 0;
+
+    const waitedMs = performance.now() - started;
+    if (timeoutMs !== undefined && waitedMs >= timeoutMs) {
+      const holders = await lockHolders({ path });
+      throw new HubcacheError({
+        code: 'E_LOCK_TIMEOUT',
+        message: `Timed out after ${Math.round(waitedMs)} ms waiting for the lock ${path}${describeHolders(holders)}`,
+        hint: 'Another download or cleanup of the same file is running; wait for it to finish or stop it. If no process holds the lock, run again.',
+        data: { path, holders, waitedMs: Math.round(waitedMs) },
+      });
+    }
+    if (onWait && waitedMs >= nextReportAt) {
+      nextReportAt = waitedMs + ON_WAIT_REPEAT_MS;
+      onWait({ path, holders: await lockHolders({ path }), waitedMs: Math.round(waitedMs) });
+    }
+
+    const remaining = timeoutMs === undefined ? Infinity : timeoutMs - (performance.now() - started);
+    // Sleep at most until the deadline so a timeout fires on time, but always
+    // make one more attempt at the deadline before giving up.
+    await sleep({ ms: Math.max(0, Math.min(interval, remaining)), signal });
+    if (pollMs === undefined) interval = Math.min(DEFAULT_POLL_MAX_MS, Math.round(interval * 1.25));
+  }
+}
+
+export async function withLock<T>(params: AcquireLockParams & { fn: () => Promise<T> }): Promise<T> {
+  const { fn, ...acquire } = params;
+  const lock = await acquireLock(acquire);
+  let failed = false;
+  try {
+    return await fn();
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    try {
+      await lock.release();
+    } catch (releaseErr) {
+      // fn's own error says more about what went wrong than a failed close.
+      if (!failed) throw releaseErr;
+    }
+  }
+}
+
+/**
+ * True when some process (this one included, on another fd) holds the lock.
+ * For cleanup code deciding whether a partial download is still being written.
+ * Never creates the file: cleanup must not leave lock files behind, and a
+ * read-only open keeps this working on caches we may not write.
+ */
+export async function isLockHeld(params: { path: string }): Promise<boolean> {
+  const { path } = params;
+  const binding = loadFlockBinding();
+  let handle: FileHandle;
+  try {
+    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw fromSystemError({ err, path, action: 'open the lock file' });
+  }
+  try {
+    for (;;) {
+      try {
+        binding.flock(handle.fd, binding.LOCK_EX | binding.LOCK_NB);
+      } catch (err) {
+        const code = errnoCode(err);
+        if (code === 'EINTR') continue;
+        if (isWouldBlock(code)) return true;
+        throw withPath(err, path);
+      }
+      // We got it, so nobody else had it; let go at once so we never hold up a writer.
+      binding.flock(handle.fd, binding.LOCK_UN);
+      return false;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Processes holding an flock lock on the file, from `/proc/locks`. Empty when
+ * the file is gone, nobody holds it, or /proc is not readable (not Linux,
+ * hardened /proc): callers use this for messages only.
+ */
+export async function lockHolders(params: { path: string }): Promise<LockHolder[]> {
+  let st: { dev: bigint; ino: bigint };
+  let text: string;
+  try {
+    st = await stat(params.path, { bigint: true });
+    text = await readFile('/proc/locks', 'utf8');
+  } catch {
+    return [];
+  }
+  const major = devMajor(st.dev);
+  const minor = devMinor(st.dev);
+  const exact: number[] = [];
+  const inodeOnly: number[] = [];
+  for (const line of text.split('\n')) {
+    // "1: FLOCK  ADVISORY  WRITE 3254 fe:00:2146583 0 EOF"; blocked waiters
+    // print "1: -> FLOCK ..." and are not holders, so field 1 must be FLOCK.
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] !== 'FLOCK') continue;
+    const pid = Number(fields[4]);
+    const where = /^([0-9a-f]+):([0-9a-f]+):(\d+)$/i.exec(fields[5] ?? '');
+    // pid is -1/0 when the holder is outside our pid namespace: nothing to report.
+    if (!where || !Number.isInteger(pid) || pid <= 0) continue;
+    if (BigInt(where[3]!) !== st.ino) continue;
+    // The kernel prints major:minor in hex ("%02x:%02x"), which may be more than two digits.
+    if (BigInt(`0x${where[1]}`) === major && BigInt(`0x${where[2]}`) === minor) exact.push(pid);
+    else inodeOnly.push(pid);
+  }
+  // btrfs subvolumes and some overlayfs setups report a different st_dev from
+  // the superblock device /proc/locks prints; the inode alone is the best
+  // guess left there, and only used when no exact match exists.
+  const pids = [...new Set(exact.length > 0 ? exact : inodeOnly)];
+  return Promise.all(pids.map(async (pid) => ({ pid, ...(await commandOf(pid)) })));
+}
+
+async function tryLockOnce(params: { path: string; binding: FlockBinding }): Promise<Attempt> {
+  const { path, binding } = params;
+  const handle = await openLockFile({ path });
+  let keep = false;
+  try {
+    try {
+      binding.flock(handle.fd, binding.LOCK_EX | binding.LOCK_NB);
+    } catch (err) {
+      const code = errnoCode(err);
+      // A signal interrupted the call: nothing is known, so it counts as a
+      // (retried immediately) race rather than as someone holding the lock.
+      if (code === 'EINTR') return { kind: 'raced' };
+      if (isWouldBlock(code)) return { kind: 'busy' };
+      throw withPath(err, path);
+    }
+
+    const mine = await handle.stat({ bigint: true });
+    // No links left: someone unlinked (or renamed over) the file after we opened it (e.g. the
+    // previous holder's cleanup); a lock on an orphaned inode excludes no one
+    // who opens the path now.
+    if (mine.nlink === 0n) return { kind: 'raced' };
+    let current;
+    try {
+      current = await lstat(path, { bigint: true });
+    } catch (err) {
+      // Unlinked or moved away between our flock and lstat: same race, go again.
+      if (errnoCode(err) === 'ENOENT') return { kind: 'raced' };
+      throw fromSystemError({ err, path, action: 'check the lock file' });
+    }
+    // The path was replaced (rename over it, or unlink + recreate): others
+    // now lock the new inode, so ours means nothing.
+    if (current.ino !== mine.ino || current.dev !== mine.dev) return { kind: 'raced' };
+
+    keep = true;
+    return { kind: 'held', handle };
+  } finally {
+    // Closing drops our flock too, so every path that does not hand the
+    // handle to the caller also releases whatever we took.
+    if (!keep) await handle.close();
+  }
+}
+
+/**
+ * Opens the lock file, creating it when missing. O_EXCL first tells us whether
+ * we created it, the one case where we set the mode: umask (022) strips the
+ * group write bit that lets other users of the group lock it, and files that
+ * others created are theirs to manage.
+ */
+async function openLockFile(params: { path: string }): Promise<FileHandle> {
+  const { path } = params;
+  const { O_RDWR, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fsConstants;
+  for (;;) {
+    try {
+      const handle = await open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, LOCK_FILE_MODE);
+      try {
+        await handle.chmod(LOCK_FILE_MODE);
+      } catch (err) {
+        const code = errnoCode(err);
+        // Some network/FUSE filesystems map ownership so that even the creator
+        // may not chmod; the lock still works, only sharing is narrower.
+        if (code !== 'EPERM' && code !== 'EACCES') {
+          await handle.close();
+          throw fromSystemError({ err, path, action: 'set the lock file mode' });
+        }
+      }
+      return handle;
+    } catch (err) {
+      // EEXIST is the common case (the file is there, or a symlink: O_EXCL never
+      // follows one and the open below refuses it with ELOOP).
+      if (errnoCode(err) !== 'EEXIST') throw fromSystemError({ err, path, action: 'create the lock file' });
+    }
+    try {
+      return await open(path, O_RDWR | O_NOFOLLOW);
+    } catch (err) {
+      const code = errnoCode(err);
+      // Deleted between our O_EXCL attempt and this open: create it again.
+      if (code === 'ENOENT') continue;
+      if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') {
+        // Someone else's 0644 lock file (Python's filelock default mode) or a
+        // read-only mount: flock needs no write access, and we never write to
+        // lock files, so a read-only fd locks the same way.
+        try {
+          return await open(path, O_RDONLY | O_NOFOLLOW);
+        } catch (err2) {
+          if (errnoCode(err2) === 'ENOENT') continue;
+          throw fromSystemError({ err: err2, path, action: 'open the lock file' });
+        }
+      }
+      throw fromSystemError({ err, path, action: 'open the lock file' });
+    }
+  }
+}
+
+function makeHeldLock(params: { path: string; handle: FileHandle; binding: FlockBinding }): HeldLock {
+  const { path, handle, binding } = params;
+  let released: Promise<void> | undefined;
+  return {
+    path,
+    release() {
+      released ??= unlockAndClose({ handle, binding });
+      return released;
+    },
+  };
+}
+
+async function unlockAndClose(params: { handle: FileHandle; binding: FlockBinding }): Promise<void> {
+  const { handle, binding } = params;
+  try {
+    // Unlock explicitly rather than relying on close: should the fd ever be
+    // duplicated into a child process, close alone would leave the lock held.
+    binding.flock(handle.fd, binding.LOCK_UN);
+  } finally {
+    await handle.close();
+  }
+}
+
+function sleep(params: { ms: number; signal?: AbortSignal }): Promise<void> {
+  const { ms, signal } = params;
+  return new Promise((resolve, reject) => {
+    // An abort that fired while we were busy elsewhere (reading /proc, onWait)
+    // sends no further event, so it has to be noticed here.
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    // timers/promises would reject with a generic AbortError; callers expect
+    // the reason they aborted with, as fetch and friends do.
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+async function commandOf(pid: number): Promise<{ command?: string }> {
+  try {
+    const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    // Arguments may hold newlines (python3 -c, node -e); one line reads better in a message.
+    let command = raw.replace(/[\0\s]+/g, ' ').trim();
+    if (command.length === 0) {
+      // Zombies and kernel threads have an empty cmdline; comm is all there is.
+      command = (await readFile(`/proc/${pid}/comm`, 'utf8')).trim();
+    }
+    if (command.length === 0) return {};
+    return { command: command.length > COMMAND_MAX_CHARS ? `${command.slice(0, COMMAND_MAX_CHARS - 1)}…` : command };
+  } catch {
+    // The process exited since /proc/locks was read, or /proc hides it from us.
+    return {};
+  }
+}
+
+function describeHolders(holders: LockHolder[]): string {
+  if (holders.length === 0) return '';
+  const list = holders.map((h) => (h.command ? `${h.pid} (${h.command})` : String(h.pid))).join(', ');
+  return `, held by pid ${list}`;
+}
+
+/** glibc's gnu_dev_major/minor for the Linux dev_t userspace encoding. */
+function devMajor(dev: bigint): bigint {
+  return ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+}
+
+function devMinor(dev: bigint): bigint {
+  return (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+}
+
+function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function isWouldBlock(code: string | undefined): boolean {
+  return code === 'EAGAIN' || code === 'EWOULDBLOCK';
+}
+
+function withPath(err: unknown, path: string): unknown {
+  if (err instanceof Error && !('path' in err)) Object.assign(err, { path });
+  return err;
+}
