@@ -11,7 +11,7 @@ import type { Bench, BenchResult } from './types.js';
 
 const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./scanBench.js'),
-  () => import('./verifyBench.js'),
+
 ];
 
 async function main(): Promise<void> {
