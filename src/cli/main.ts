@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerDownloadCommand } from './commands/download.js';
 import { registerLsCommand } from './commands/ls.js';
 import { registerPathCommand } from './commands/path.js';
 import { registerVerifyCommand } from './commands/verify.js';
@@ -40,6 +41,7 @@ Examples:
   $ hubcache path Qwen/Qwen3-0.6B-GGUF Qwen3-0.6B-Q8_0.gguf
   $ hubcache verify --fix`,
     );
+  registerDownloadCommand(program);
   registerLsCommand(program);
   registerPathCommand(program);
   registerVerifyCommand(program);

@@ -1,0 +1,108 @@
+/** `hubcache download`: download-if-missing, print the local path. */
+import type { Command } from 'commander';
+import { HubcacheError } from '../../errors.js';
+import { parseRepoSpec, parseRepoType, formatRepoRef } from '../../cache/repoId.js';
+import { validateRepoFilePath } from '../../cache/repoFilePath.js';
+import { addCommonOptions, addNetworkOptions, runCommand } from '../context.js';
+import { DownloadProgress } from '../downloadProgress.js';
+import { formatBytes } from '../format.js';
+
+interface DownloadOptions {
+  revision?: string;
+  repoType?: string;
+  include: string[];
+  exclude: string[];
+  maxWorkers: string;
+  connections?: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(params: { text: string; name: string }): number {
+  const n = Number(params.text);
+  if (!Number.isInteger(n) || n < 1 || n > 256) {
+    throw new HubcacheError({ code: 'E_USAGE', message: `${params.name} must be a whole number from 1 to 256, got "${params.text}"` });
+  }
+  return n;
+}
+
+export function registerDownloadCommand(program: Command): void {
+  const cmd = program
+    .command('download')
+    .description('download files of a repo into the cache if missing; print the local path (file for one file, snapshot folder otherwise)')
+    .argument('<repo>', 'repo id, e.g. Qwen/Qwen3-0.6B-GGUF (or dataset/org/name)')
+    .argument('[files...]', 'files to download (default: the whole repo, filtered by --include/--exclude)')
+    .option('-r, --revision <rev>', 'branch, tag or commit (default: main)')
+    .option('--repo-type <type>', 'model | dataset | space')
+    .option('--include <glob>', 'only files matching (repeatable; fnmatch, "*" crosses "/")', collect, [])
+    .option('--exclude <glob>', 'skip files matching (repeatable)', collect, [])
+    .option('--max-workers <n>', 'files downloaded in parallel', '8')
+    .option('--connections <n>', 'parallel ranged streams per big file (default 4)');
+  addNetworkOptions(addCommonOptions(cmd)).addHelpText(
+    'after',
+    `
+Examples:
+  $ hubcache download Qwen/Qwen3-0.6B-GGUF Qwen3-0.6B-Q8_0.gguf
+  $ MODEL=$(hubcache download -q org/model model.gguf) && llama-server -m "$MODEL"
+  $ hubcache download openai/whisper-large-v3 --include '*.json' --include '*.safetensors'
+  $ HF_HUB_OFFLINE=1 hubcache download org/model config.json     # cache only
+  $ HF_ENDPOINT=http://mirror:8090 hubcache download dataset/org/data --revision v1.0`,
+  );
+  cmd.action(
+    runCommand(async ({ config, out }, repo: string, files: string[], options: DownloadOptions) => {
+      const ref = parseRepoSpec({ spec: repo, ...(options.repoType ? { defaultType: parseRepoType({ value: options.repoType }) } : {}) });
+      for (const file of files) validateRepoFilePath({ path: file });
+      const maxWorkers = positiveInt({ text: options.maxWorkers, name: '--max-workers' });
+      const connections = options.connections !== undefined ? positiveInt({ text: options.connections, name: '--connections' }) : undefined;
+      const { downloadFile } = await import('../../download/downloadFile.js');
+      const { downloadRepo } = await import('../../download/downloadRepo.js');
+      const progress = new DownloadProgress(out);
+      const controller = new AbortController();
+      const onSignal = (): void => controller.abort(new HubcacheError({ code: 'E_ABORTED', message: 'Interrupted; the partial download is kept and resumes next time' }));
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const common = {
+        ...ref,
+        cacheDir: config.cacheDir,
+        endpoint: config.endpoint,
+        token: config.token,
+        offline: config.offline,
+        ...(options.revision ? { revision: options.revision } : {}),
+        ...(connections !== undefined ? { connections } : {}),
+        signal: controller.signal,
+        onEvent: progress.onEvent,
+      };
+      const started = Date.now();
+      try {
+        if (files.length === 1) {
+          const result = await downloadFile({ ...common, path: files[0] as string });
+          progress.finish();
+          out.result({ data: { ...ref, ...result }, text: result.path });
+          if (!result.fromCache) out.info(`downloaded ${formatBytes(result.bytesDownloaded)} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+          return 0;
+        }
+        const result = await downloadRepo({
+          ...common,
+          ...(files.length > 0 ? { files } : {}),
+          include: options.include,
+          exclude: options.exclude,
+          maxWorkers,
+          onPlan: (plan) => progress.plan(plan),
+        });
+        progress.finish();
+        const fetched = result.files.filter((f) => !f.fromCache).length;
+        out.result({ data: { ...ref, ...result }, text: result.path });
+        out.info(
+          `${formatRepoRef(ref)}@${result.commit.slice(0, 12)}: ${result.files.length} file(s), ${fetched} downloaded (${formatBytes(result.bytesDownloaded)}) in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+        );
+        return 0;
+      } finally {
+        progress.finish();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    }),
+  );
+}

@@ -1,0 +1,284 @@
+/**
+ * Download-if-missing for one file, end to end:
+ *   cache hit by commit (no network) -> HEAD (revision -> commit, etag, size)
+ *   -> pointer or blob already there? -> lock the blob -> resume or start a
+ *   partial -> stream + hash -> verify size and hash -> chmod -> atomic
+ *   rename into blobs/ -> relative link -> ref.
+ * The lock only saves bandwidth; correctness comes from verifying before the
+ * rename. A network failure falls back to the cached copy when there is one.
+ */
+import { chmod, mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { HubcacheError, fromSystemError, isHubcacheError } from '../errors.js';
+import { hashAlgorithmForBlobName } from '../cache/etag.js';
+import { ensureCachedirTag } from '../cache/ensureCachedirTag.js';
+import { freshFileMode } from '../cache/freshFileMode.js';
+import { linkSnapshotFile } from '../cache/linkSnapshotFile.js';
+import { acquireLock, type HeldLock, type LockHolder } from '../cache/lock.js';
+import { lookupCachedFile } from '../cache/resolveCachedFile.js';
+import { formatRepoRef, type RepoRef } from '../cache/repoId.js';
+import { validateRepoFilePath } from '../cache/repoFilePath.js';
+import { repoPaths } from '../cache/repoPaths.js';
+import { DEFAULT_REVISION, isCommitHash, validateRevision } from '../cache/revision.js';
+import { writeRef } from '../cache/writeRef.js';
+import { getFileMetadata, type FileMetadata } from '../hub/getFileMetadata.js';
+import { withRetries } from '../hub/withRetries.js';
+import { adoptPartial, partialStatePath } from './adoptPartial.js';
+import { transferBlob } from './transferBlob.js';
+
+export type DownloadEvent =
+  | { type: 'start'; path: string; size: number; resumedFrom: number }
+  | { type: 'progress'; path: string; bytes: number }
+  | { type: 'waiting-lock'; path: string; holders: LockHolder[]; waitedMs: number }
+  | { type: 'retry'; path: string; attempt: number; delayMs: number; message: string }
+  | { type: 'done'; path: string; fromCache: boolean }
+  | { type: 'warning'; path: string; message: string };
+
+export interface DownloadFileParams extends RepoRef {
+  cacheDir: string;
+  endpoint: string;
+  token?: string | undefined;
+  offline?: boolean;
+  revision?: string;
+  path: string;
+  /** Parallel ranged streams for big files (default 4; files under 64 MiB per stream use fewer). */
+  connections?: number;
+  signal?: AbortSignal | undefined;
+  stallTimeoutMs?: number;
+  retries?: number;
+  lockTimeoutMs?: number;
+  /** Known metadata (from a repo listing pass) to skip nothing but naming; the HEAD still runs unless the revision is a commit and the file is cached. */
+  onEvent?: (event: DownloadEvent) => void;
+}
+
+export interface DownloadFileResult {
+  /** Absolute snapshot path (what users and MODEL_PATH use). */
+  path: string;
+  commit: string;
+  etag: string | undefined;
+  size: number;
+  /** True when no file bytes crossed the network. */
+  fromCache: boolean;
+  /** Body bytes received in this call. */
+  bytesDownloaded: number;
+}
+
+export const DEFAULT_CONNECTIONS = 4;
+
+export async function downloadFile(params: DownloadFileParams): Promise<DownloadFileResult> {
+  const revision = params.revision ?? DEFAULT_REVISION;
+  validateRevision({ revision });
+  validateRepoFilePath({ path: params.path });
+  const paths = repoPaths(params);
+  const label = `${formatRepoRef(params)}/${params.path}`;
+  const emit = (event: DownloadEvent): void => params.onEvent?.(event);
+
+  // A commit never moves: if the file is here, nothing needs asking.
+  if (isCommitHash(revision)) {
+    const cached = await lookupCachedFile({ ...params, revision });
+    if (cached.status === 'found') {
+      emit({ type: 'done', path: params.path, fromCache: true });
+      return { path: cached.path, commit: cached.commit, etag: undefined, size: cached.size, fromCache: true, bytesDownloaded: 0 };
+    }
+  }
+  if (params.offline) return fromCacheOrFail({ params, revision, label, reason: 'offline' });
+
+  let meta: FileMetadata;
+  try {
+    meta = await withRetries({
+      retries: params.retries ?? 3,
+      signal: params.signal,
+      onRetry: (info) => emit({ type: 'retry', path: params.path, attempt: info.attempt, delayMs: info.delayMs, message: info.error.message }),
+      fn: () => getFileMetadata({ ...params, revision, path: params.path }),
+    });
+  } catch (err) {
+    if (isHubcacheError(err, 'E_ENTRY_NOT_FOUND')) {
+      await recordAbsence({ params, revision, commit: err.data.repoCommit });
+      throw err;
+    }
+    if (isHubcacheError(err, 'E_NETWORK') || isHubcacheError(err, 'E_HTTP')) {
+      const cached = await lookupCachedFile({ ...params, revision });
+      if (cached.status === 'found') {
+        emit({ type: 'warning', path: params.path, message: `${err.message}; using the cached copy at ${cached.commit.slice(0, 12)}` });
+        emit({ type: 'done', path: params.path, fromCache: true });
+        return { path: cached.path, commit: cached.commit, etag: undefined, size: cached.size, fromCache: true, bytesDownloaded: 0 };
+      }
+    }
+    throw err;
+  }
+
+  const pointer = paths.snapshotFile(meta.commit, params.path);
+  const blobPath = paths.blob(meta.etag);
+  const existing = await stat(pointer).catch(() => undefined);
+  if (existing?.isFile() && existing.size === meta.size) {
+    // Read-only caches must keep working: the ref update is best effort here.
+    await writeRef({ ...params, revision, commit: meta.commit }).catch(() => undefined);
+    emit({ type: 'done', path: params.path, fromCache: true });
+    return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: true, bytesDownloaded: 0 };
+  }
+
+  try {
+    await mkdir(paths.blobsDir, { recursive: true });
+    await ensureCachedirTag({ cacheDir: params.cacheDir });
+    await writeRef({ ...params, revision, commit: meta.commit });
+  } catch (err) {
+    throw fromSystemError({ err, path: paths.repoDir, action: `prepare the cache for ${label}` });
+  }
+
+  if (await hasBlob({ blobPath, size: meta.size })) {
+    await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
+    emit({ type: 'done', path: params.path, fromCache: true });
+    return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: true, bytesDownloaded: 0 };
+  }
+
+  let lock: HeldLock;
+  try {
+    lock = await acquireLock({
+      path: paths.lock(meta.etag),
+      ...(params.lockTimeoutMs !== undefined ? { timeoutMs: params.lockTimeoutMs } : {}),
+      signal: params.signal,
+      onWait: (info) => emit({ type: 'waiting-lock', path: params.path, holders: info.holders, waitedMs: info.waitedMs }),
+    });
+  } catch (err) {
+    throw fromSystemError({ err, path: paths.lock(meta.etag), action: `lock ${label}` });
+  }
+  try {
+    // Whoever held the lock may have just finished this very blob.
+    if (await hasBlob({ blobPath, size: meta.size })) {
+      await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
+      emit({ type: 'done', path: params.path, fromCache: true });
+      return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: true, bytesDownloaded: 0 };
+    }
+    const bytesDownloaded = await fetchVerifiedBlob({ params, meta, blobPath, label, emit });
+    await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
+    emit({ type: 'done', path: params.path, fromCache: false });
+    return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: false, bytesDownloaded };
+  } finally {
+    await lock.release();
+  }
+}
+
+async function hasBlob(params: { blobPath: string; size: number }): Promise<boolean> {
+  const stats = await stat(params.blobPath).catch(() => undefined);
+  // A blob of the wrong size is damage (truncated by a crash of a tool that does not verify):
+  // download again and let the verified rename replace it.
+  return stats !== undefined && stats.isFile() && stats.size === params.size;
+}
+
+async function fetchVerifiedBlob(args: {
+  params: DownloadFileParams;
+  meta: FileMetadata;
+  blobPath: string;
+  label: string;
+  emit: (event: DownloadEvent) => void;
+}): Promise<number> {
+  const { params, meta, blobPath, label, emit } = args;
+  const paths = repoPaths(params);
+  const algorithm = hashAlgorithmForBlobName({ name: meta.etag });
+  if (!algorithm) emit({ type: 'warning', path: params.path, message: `etag "${meta.etag}" is not a sha256 or git-sha1: only the size can be checked` });
+  // Send the token to the bytes only if they are served by the host we addressed.
+  const sameHost = new URL(meta.downloadUrl).origin === new URL(params.endpoint).origin;
+  let received = 0;
+  for (let attempt = 1; ; attempt++) {
+    const partialPath = `${blobPath}.${randomBytes(4).toString('hex')}.incomplete`;
+    const statePath = partialStatePath({ cacheDir: params.cacheDir, repoFolder: paths.folderName, partialPath });
+    const adopted =
+      attempt === 1
+        ? await adoptPartial({ cacheDir: params.cacheDir, repoFolder: paths.folderName, blobsDir: paths.blobsDir, etag: meta.etag, size: meta.size, partialPath })
+        : undefined;
+    emit({ type: 'start', path: params.path, size: meta.size, resumedFrom: adopted?.bytes ?? 0 });
+    let digest: string | undefined;
+    try {
+      const result = await transferBlob({
+        url: meta.downloadUrl,
+        token: sameHost ? params.token : undefined,
+        size: meta.size,
+        etag: meta.etag,
+        algorithm,
+        partialPath,
+        statePath,
+        resume: adopted,
+        connections: params.connections ?? DEFAULT_CONNECTIONS,
+        signal: params.signal,
+        ...(params.stallTimeoutMs !== undefined ? { stallTimeoutMs: params.stallTimeoutMs } : {}),
+        ...(params.retries !== undefined ? { retries: params.retries } : {}),
+        onBytes: (bytes) => emit({ type: 'progress', path: params.path, bytes }),
+        onRetry: (info) => emit({ type: 'retry', path: params.path, ...info }),
+        what: `download ${label}`,
+      });
+      received += result.received;
+      digest = result.digest;
+    } catch (err) {
+      // Keep the partial for a later resume unless it can never be used (full disk: free the space).
+      if (isHubcacheError(err, 'E_DISK_FULL')) await discard({ partialPath, statePath });
+      throw err;
+    }
+    if (digest === undefined || digest === meta.etag) {
+      await commitBlob({ partialPath, blobPath });
+      await unlink(statePath).catch(() => undefined);
+      return received;
+    }
+    await discard({ partialPath, statePath });
+    if (attempt >= 2) {
+      throw new HubcacheError({
+        code: 'E_INTEGRITY',
+        message: `Downloaded ${label} twice and its content does not match its etag both times (got ${algorithm} ${digest.slice(0, 16)}…, expected ${meta.etag.slice(0, 16)}…)`,
+        hint: 'A proxy or mirror may be altering files; nothing was written to the cache.',
+        data: { expected: meta.etag, actual: digest },
+      });
+    }
+    emit({ type: 'warning', path: params.path, message: `content did not match etag ${meta.etag.slice(0, 16)}…; discarded and downloading again` });
+  }
+}
+
+async function discard(params: { partialPath: string; statePath: string }): Promise<void> {
+  await unlink(params.partialPath).catch(() => undefined);
+  await unlink(params.statePath).catch(() => undefined);
+}
+
+async function commitBlob(params: { partialPath: string; blobPath: string }): Promise<void> {
+  const mode = await freshFileMode({ dir: dirname(params.blobPath) });
+  if (mode !== undefined) await chmod(params.partialPath, mode).catch(() => undefined);
+  try {
+    // The only way a file appears in blobs/: rename of a complete, verified partial.
+    await rename(params.partialPath, params.blobPath);
+  } catch (err) {
+    throw fromSystemError({ err, path: params.blobPath, action: 'move the verified download into the cache' });
+  }
+}
+
+async function recordAbsence(args: { params: DownloadFileParams; revision: string; commit: unknown }): Promise<void> {
+  const { params, revision, commit } = args;
+  if (typeof commit !== 'string' || !isCommitHash(commit)) return;
+  try {
+    const marker = repoPaths(params).noExistFile(commit, params.path);
+    await mkdir(dirname(marker), { recursive: true });
+    await writeFile(marker, '', { flag: 'a' });
+    await writeRef({ ...params, revision, commit });
+  } catch {
+    // Remembering an absence is an optimisation; a read-only cache simply asks again next time.
+  }
+}
+
+async function fromCacheOrFail(args: { params: DownloadFileParams; revision: string; label: string; reason: 'offline' }): Promise<DownloadFileResult> {
+  const { params, revision, label } = args;
+  const cached = await lookupCachedFile({ ...params, revision });
+  if (cached.status === 'found') {
+    params.onEvent?.({ type: 'done', path: params.path, fromCache: true });
+    return { path: cached.path, commit: cached.commit, etag: undefined, size: cached.size, fromCache: true, bytesDownloaded: 0 };
+  }
+  if (cached.status === 'known-absent') {
+    throw new HubcacheError({
+      code: 'E_ENTRY_NOT_FOUND',
+      message: `${label} does not exist at ${revision} (recorded by an earlier download)`,
+      data: { repo: formatRepoRef(params), path: params.path, revision },
+    });
+  }
+  throw new HubcacheError({
+    code: 'E_OFFLINE',
+    message: `Offline mode: ${label} at revision ${revision} is not in the cache${cached.commit ? ` (revision ${revision} is ${cached.commit.slice(0, 12)}, but this file was never downloaded)` : ''}`,
+    hint: 'Download it once with network access (unset HF_HUB_OFFLINE / drop --offline), or use `hubcache ls` to see what is cached.',
+    data: { repo: formatRepoRef(params), path: params.path, revision },
+  });
+}

@@ -1,0 +1,136 @@
+/**
+ * Download-if-missing for many files of one revision: list the revision's
+ * files (one API call, which also pins the commit), filter them, then fetch
+ * them with bounded concurrency, each through `downloadFile` by commit so
+ * every file comes from the same commit even if the branch moves meanwhile.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { HubcacheError, isHubcacheError } from '../errors.js';
+import { formatRepoRef, type RepoRef } from '../cache/repoId.js';
+import { validateRepoFilePath } from '../cache/repoFilePath.js';
+import { repoPaths } from '../cache/repoPaths.js';
+import { readRef } from '../cache/readRefs.js';
+import { DEFAULT_REVISION, isCommitHash, validateRevision } from '../cache/revision.js';
+import { writeRef } from '../cache/writeRef.js';
+import { getRepoInfo } from '../hub/getRepoInfo.js';
+import { withRetries } from '../hub/withRetries.js';
+import { downloadFile, type DownloadEvent, type DownloadFileResult } from './downloadFile.js';
+import { filterByGlobs } from './matchGlobs.js';
+
+export interface DownloadRepoParams extends RepoRef {
+  cacheDir: string;
+  endpoint: string;
+  token?: string | undefined;
+  offline?: boolean;
+  revision?: string;
+  /** Explicit files; when given, no listing call is made. */
+  files?: string[];
+  include?: string[];
+  exclude?: string[];
+  maxWorkers?: number;
+  connections?: number;
+  signal?: AbortSignal | undefined;
+  stallTimeoutMs?: number;
+  retries?: number;
+  /** Called once the file list and sizes are known (for a total progress bar). */
+  onPlan?: (plan: { commit: string | undefined; files: Array<{ path: string; size: number | undefined }> }) => void;
+  onEvent?: (event: DownloadEvent) => void;
+}
+
+export interface DownloadRepoResult {
+  /** The snapshot folder. */
+  path: string;
+  commit: string;
+  files: DownloadFileResult[];
+  bytesDownloaded: number;
+}
+
+export async function downloadRepo(params: DownloadRepoParams): Promise<DownloadRepoResult> {
+  const revision = params.revision ?? DEFAULT_REVISION;
+  validateRevision({ revision });
+  for (const file of params.files ?? []) validateRepoFilePath({ path: file });
+  const paths = repoPaths(params);
+
+  let commit: string | undefined = isCommitHash(revision) ? revision : undefined;
+  let wanted: Array<{ path: string; size: number | undefined }>;
+  if (params.files && params.files.length > 0) {
+    wanted = params.files.map((path) => ({ path, size: undefined }));
+  } else if (params.offline) {
+    return offlineSnapshot({ params, revision });
+  } else {
+    try {
+      const info = await withRetries({ retries: params.retries ?? 3, signal: params.signal, fn: () => getRepoInfo({ ...params, revision }) });
+      commit = info.commit;
+      wanted = filterByGlobs({ paths: info.files.map((f) => f.path), ...(params.include ? { include: params.include } : {}), ...(params.exclude ? { exclude: params.exclude } : {}) }).map(
+        (path) => ({ path, size: info.files.find((f) => f.path === path)?.size }),
+      );
+    } catch (err) {
+      if (isHubcacheError(err, 'E_NETWORK') || isHubcacheError(err, 'E_HTTP')) {
+        const fallback = await offlineSnapshot({ params, revision }).catch(() => undefined);
+        if (fallback) {
+          params.onEvent?.({ type: 'warning', path: '', message: `${err.message}; using the cached snapshot ${fallback.commit.slice(0, 12)}` });
+          return fallback;
+        }
+      }
+      throw err;
+    }
+    if (commit && revision !== commit) await writeRef({ ...params, revision, commit }).catch(() => undefined);
+  }
+  params.onPlan?.({ commit, files: wanted });
+
+  const results: DownloadFileResult[] = new Array(wanted.length);
+  let next = 0;
+  let failure: unknown;
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(params.signal?.reason);
+  params.signal?.addEventListener('abort', onAbort, { once: true });
+  const workers = Math.max(1, Math.min(params.maxWorkers ?? 8, wanted.length));
+  try {
+    await Promise.all(
+      Array.from({ length: workers }, async () => {
+        while (next < wanted.length && failure === undefined) {
+          const index = next++;
+          const file = wanted[index] as { path: string };
+          try {
+            results[index] = await downloadFile({
+              ...params,
+              revision: commit ?? revision,
+              path: file.path,
+              signal: controller.signal,
+              ...(params.onEvent ? { onEvent: params.onEvent } : {}),
+            });
+          } catch (err) {
+            failure ??= err;
+            controller.abort(err);
+          }
+        }
+      }),
+    );
+  } finally {
+    params.signal?.removeEventListener('abort', onAbort);
+  }
+  if (failure !== undefined) throw failure;
+  const finalCommit = commit ?? results[0]?.commit;
+  if (!finalCommit) {
+    throw new HubcacheError({ code: 'E_ENTRY_NOT_FOUND', message: `No files of ${formatRepoRef(params)} at ${revision} match the given filters`, hint: 'Check --include/--exclude patterns.' });
+  }
+  if (revision !== finalCommit) await writeRef({ ...params, revision, commit: finalCommit }).catch(() => undefined);
+  return { path: paths.snapshot(finalCommit), commit: finalCommit, files: results, bytesDownloaded: results.reduce((n, r) => n + r.bytesDownloaded, 0) };
+}
+
+async function offlineSnapshot(args: { params: DownloadRepoParams; revision: string }): Promise<DownloadRepoResult> {
+  const { params, revision } = args;
+  const paths = repoPaths(params);
+  const commit = isCommitHash(revision) ? revision : await readRef({ refPath: paths.ref(revision) });
+  const dir = commit && isCommitHash(commit) ? paths.snapshot(commit) : undefined;
+  const exists = dir ? await stat(dir).then((s) => s.isDirectory(), () => false) : false;
+  if (!commit || !dir || !exists || (await readdir(dir)).length === 0) {
+    throw new HubcacheError({
+      code: 'E_OFFLINE',
+      message: `Offline: no cached snapshot of ${formatRepoRef(params)} at revision ${revision}`,
+      hint: 'Download it once with network access, or use `hubcache ls --revisions` to see what is cached.',
+      data: { repo: formatRepoRef(params), revision },
+    });
+  }
+  return { path: dir, commit, files: [], bytesDownloaded: 0 };
+}

@@ -1,0 +1,349 @@
+/**
+ * Moves a blob's bytes from the Hub (or its CDN) into a partial file, in one
+ * or several ranged streams, retrying transient failures from where each
+ * stream stopped, while a follower hashes what is on disk. Returns the digest;
+ * the caller decides whether the bytes are good enough to become a blob.
+ *
+ * Memory stays bounded whatever the size: each stream holds two 1 MiB write
+ * buffers and the hasher one 4 MiB read buffer.
+ */
+import { open, statfs, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { HubcacheError, fromSystemError } from '../errors.js';
+import type { HashAlgorithm } from '../cache/etag.js';
+import { headerValue, hubRequest, networkError } from '../hub/hubRequest.js';
+import { hubErrorFromResponse } from '../hub/hubErrorFromResponse.js';
+import { isRetryable, parseRetryAfter, withRetries } from '../hub/withRetries.js';
+import { createHashFollower, type HashFollower } from './hashFollower.js';
+import { createPartialState, type PartialState, type Segment } from './partialState.js';
+
+export interface TransferBlobParams {
+  url: string;
+  /** Sent only while the URL stays on the origin it was given for (never to a CDN on another host). */
+  token?: string | undefined;
+  size: number;
+  etag: string;
+  algorithm: HashAlgorithm | undefined;
+  partialPath: string;
+  statePath: string;
+  /** Existing progress to resume from (segments of an adopted partial). */
+  resume?: { segments: Segment[]; sourceEtag?: string | undefined } | undefined;
+  /** Parallel ranged streams for this file. */
+  connections: number;
+  signal?: AbortSignal | undefined;
+  /** Silence on a stream longer than this counts as a stall (then retried). */
+  stallTimeoutMs?: number;
+  retries?: number;
+  onBytes?: (bytes: number) => void;
+  onRetry?: (info: { attempt: number; delayMs: number; message: string }) => void;
+  what: string;
+}
+
+export interface TransferBlobResult {
+  digest: string | undefined;
+  /** Body bytes received over the network in this call. */
+  received: number;
+  resumedFrom: number;
+}
+
+const WRITE_BUFFER = 1024 * 1024;
+/** Ranged streams are worth their overhead only for big files. */
+export const MIN_BYTES_PER_CONNECTION = 64 * 1024 * 1024;
+
+class RestartFromZero extends Error {}
+
+export function planSegments(params: { size: number; connections: number }): Segment[] {
+  const count = Math.max(1, Math.min(params.connections, Math.floor(params.size / MIN_BYTES_PER_CONNECTION)));
+  const segments: Segment[] = [];
+  const step = Math.ceil(params.size / count);
+  for (let start = 0; start < params.size || segments.length === 0; start += step) {
+    segments.push({ start, end: Math.min(params.size, start + step), done: 0 });
+    if (params.size === 0) break;
+  }
+  return segments;
+}
+
+export async function transferBlob(params: TransferBlobParams): Promise<TransferBlobResult> {
+  let segments = params.resume?.segments.map((s) => ({ ...s })) ?? planSegments({ size: params.size, connections: params.connections });
+  let sourceEtag = params.resume?.sourceEtag;
+  const resumedFrom = segments.reduce((sum, s) => sum + s.done, 0);
+  await checkFreeSpace({ dir: dirname(params.partialPath), needed: params.size - resumedFrom, what: params.what });
+
+  let handle: FileHandle;
+  try {
+    handle = await open(params.partialPath, params.resume ? 'r+' : 'wx');
+  } catch (err) {
+    throw fromSystemError({ err, path: params.partialPath, action: 'create the partial download' });
+  }
+  let received = 0;
+  let state: PartialState | undefined;
+  let follower: HashFollower | undefined;
+  try {
+    for (;;) {
+      // Several streams write at offsets into a file of the final size; one stream only appends,
+      // so its file size alone tells how far it got (Python-style partials resume the same way).
+      if (segments.length > 1) await handle.truncate(params.size).catch(() => undefined);
+      state?.close();
+      state = createPartialState({
+        statePath: params.statePath,
+        header: { version: 1, etag: params.etag, size: params.size, sourceEtag, segments: segments.map(({ start, end }) => ({ start, end })) },
+        done: segments.map((s) => s.done),
+      });
+      follower?.abort();
+      follower = params.algorithm ? await createHashFollower({ path: params.partialPath, algorithm: params.algorithm, size: params.size }) : undefined;
+      const watermark = (): number => {
+        let upTo = 0;
+        for (const s of segments) {
+          upTo = s.start + s.done;
+          if (s.start + s.done < s.end) break;
+        }
+        return upTo;
+      };
+      follower?.advance(watermark());
+      const controller = new AbortController();
+      const onAbort = (): void => controller.abort(params.signal?.reason);
+      params.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        await Promise.all(
+          segments.map((segment, index) =>
+            runSegment({
+              params,
+              handle,
+              segment,
+              ranged: segments.length > 1 || segment.done > 0,
+              signal: controller.signal,
+              getSourceEtag: () => sourceEtag,
+              onSourceEtag: (etag) => {
+                sourceEtag = etag;
+                state?.setSourceEtag(etag);
+              },
+              onWritten: (bytes) => {
+                received += bytes;
+                state?.setDone(index, segment.done);
+                follower?.advance(watermark());
+                params.onBytes?.(bytes);
+              },
+            }).catch((err: unknown) => {
+              // One stream failing for good stops the others at once.
+              controller.abort(err);
+              throw err;
+            }),
+          ),
+        );
+      } catch (err) {
+        if (err instanceof RestartFromZero) {
+          // The server ignored our Range: what it sends is the whole file, so start over with one stream.
+          params.onBytes?.(-segments.reduce((sum, s) => sum + s.done, 0));
+          segments = [{ start: 0, end: params.size, done: 0 }];
+          await handle.truncate(0);
+          sourceEtag = undefined;
+          continue;
+        }
+        throw err;
+      } finally {
+        params.signal?.removeEventListener('abort', onAbort);
+      }
+      break;
+    }
+    const stats = await handle.stat();
+    if (stats.size !== params.size) {
+      throw new HubcacheError({
+        code: 'E_INTEGRITY',
+        message: `Cannot ${params.what}: received ${stats.size} bytes, expected ${params.size}`,
+        data: { expected: params.size, actual: stats.size },
+      });
+    }
+    const digest = follower ? await follower.finish() : undefined;
+    return { digest, received, resumedFrom };
+  } catch (err) {
+    follower?.abort();
+    throw fromSystemError({ err, path: params.partialPath, action: `write ${params.what}` });
+  } finally {
+    state?.close();
+    await handle.close().catch(() => undefined);
+  }
+}
+
+async function checkFreeSpace(params: { dir: string; needed: number; what: string }): Promise<void> {
+  try {
+    const fs = await statfs(params.dir);
+    const free = Number(fs.bavail) * Number(fs.bsize);
+    if (free < params.needed) {
+      throw new HubcacheError({
+        code: 'E_DISK_FULL',
+        message: `Cannot ${params.what}: it needs ${params.needed} bytes and only ${free} are free in ${params.dir}`,
+        hint: 'Free disk space (for example `hubcache evict --max-size SIZE` or `hubcache gc`) and run again; nothing was written.',
+        data: { needed: params.needed, free, path: params.dir },
+      });
+    }
+  } catch (err) {
+    if (err instanceof HubcacheError) throw err;
+    // statfs unsupported here: the writes themselves will report ENOSPC.
+  }
+}
+
+async function runSegment(args: {
+  params: TransferBlobParams;
+  handle: FileHandle;
+  segment: Segment;
+  ranged: boolean;
+  signal: AbortSignal;
+  getSourceEtag: () => string | undefined;
+  onSourceEtag: (etag: string) => void;
+  onWritten: (bytes: number) => void;
+}): Promise<void> {
+  const { params, segment, signal } = args;
+  let progressAtLastFailure = -1;
+  let failuresWithoutProgress = 0;
+  await withRetries({
+    retries: Number.MAX_SAFE_INTEGER,
+    signal,
+    onRetry: (info) => params.onRetry?.({ attempt: info.attempt, delayMs: info.delayMs, message: info.error.message }),
+    fn: async () => {
+      if (segment.start + segment.done >= segment.end) return;
+      try {
+        await streamOnce({ ...args, ranged: args.ranged || segment.done > 0 });
+      } catch (err) {
+        // Retry budget counts failures in a row without progress: a long download on a flaky
+        // link keeps going as long as each attempt moves it forward.
+        if (isRetryable(err)) {
+          if (segment.done > progressAtLastFailure) failuresWithoutProgress = 0;
+          failuresWithoutProgress += 1;
+          progressAtLastFailure = segment.done;
+          if (failuresWithoutProgress > (params.retries ?? 5)) {
+            (err as HubcacheError).data.retryable = false;
+          }
+        }
+        throw err;
+      }
+    },
+  });
+}
+
+async function streamOnce(args: {
+  params: TransferBlobParams;
+  handle: FileHandle;
+  segment: Segment;
+  ranged: boolean;
+  signal: AbortSignal;
+  getSourceEtag: () => string | undefined;
+  onSourceEtag: (etag: string) => void;
+  onWritten: (bytes: number) => void;
+}): Promise<void> {
+  const { params, handle, segment, signal } = args;
+  const from = segment.start + segment.done;
+  const headers: Record<string, string> = { 'accept-encoding': 'identity' };
+  if (args.ranged) {
+    headers.range = `bytes=${from}-${segment.end - 1}`;
+    const sourceEtag = args.getSourceEtag();
+    // If the bytes behind the URL changed since we started, the server answers 200 with the new whole file.
+    if (sourceEtag) headers['if-range'] = sourceEtag;
+  }
+  const response = await hubRequest({
+    method: 'GET',
+    url: params.url,
+    token: params.token,
+    headers,
+    redirects: 'all',
+    signal,
+    bodyTimeoutMs: params.stallTimeoutMs ?? 30_000,
+    what: params.what,
+  });
+  if (response.status >= 400) {
+    await response.body.dump().catch(() => undefined);
+    if (response.status === 416) {
+      throw new HubcacheError({ code: 'E_HTTP', message: `Cannot ${params.what}: the server refused the byte range ${headers.range}`, data: { status: 416 } });
+    }
+    const err = hubErrorFromResponse({ status: response.status, url: response.url, headers: response.headers, what: params.what, hasToken: Boolean(params.token) });
+    const retryAfterMs = parseRetryAfter({ value: headerValue(response.headers, 'retry-after') });
+    if (retryAfterMs !== undefined) err.data.retryAfterMs = retryAfterMs;
+    throw err;
+  }
+  const etag = headerValue(response.headers, 'etag');
+  if (etag) args.onSourceEtag(etag);
+  if (args.ranged) {
+    if (response.status === 200) {
+      await response.body.dump().catch(() => undefined);
+      throw new RestartFromZero();
+    }
+    const contentRange = headerValue(response.headers, 'content-range');
+    const match = contentRange ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange) : null;
+    if (response.status !== 206 || !match || Number(match[1]) !== from) {
+      await response.body.dump().catch(() => undefined);
+      throw new HubcacheError({
+        code: 'E_HTTP',
+        message: `Cannot ${params.what}: asked for bytes from ${from}, the server answered ${response.status} ${contentRange ?? 'without Content-Range'}`,
+        data: { status: response.status },
+      });
+    }
+  }
+  await writeBody({ body: response.body, handle, segment, onWritten: args.onWritten, what: params.what, url: response.url });
+}
+
+async function writeBody(args: {
+  body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown };
+  handle: FileHandle;
+  segment: Segment;
+  onWritten: (bytes: number) => void;
+  what: string;
+  url: string;
+}): Promise<void> {
+  const { segment, handle } = args;
+  // Two buffers: one fills from the socket while the other is being written.
+  const buffers = [Buffer.allocUnsafe(WRITE_BUFFER), Buffer.allocUnsafe(WRITE_BUFFER)];
+  let current = 0;
+  let filled = 0;
+  let pending: Promise<void> | undefined;
+  let position = segment.start + segment.done;
+  const flush = async (): Promise<void> => {
+    if (filled === 0) return;
+    const buffer = buffers[current] as Buffer;
+    const length = filled;
+    const at = position;
+    position += length;
+    if (pending) await pending;
+    pending = (async () => {
+      let written = 0;
+      while (written < length) {
+        const { bytesWritten } = await handle.write(buffer, written, length - written, at + written);
+        written += bytesWritten;
+      }
+      segment.done += length;
+      args.onWritten(length);
+    })();
+    current = 1 - current;
+    filled = 0;
+  };
+  try {
+    for await (const chunk of args.body) {
+      let offset = 0;
+      if (position + filled + chunk.length > segment.end) {
+        throw new HubcacheError({ code: 'E_INTEGRITY', message: `Cannot ${args.what}: the server sent more bytes than announced` });
+      }
+      while (offset < chunk.length) {
+        const buffer = buffers[current] as Buffer;
+        const n = Math.min(chunk.length - offset, WRITE_BUFFER - filled);
+        chunk.copy(buffer, filled, offset, offset + n);
+        filled += n;
+        offset += n;
+        if (filled === WRITE_BUFFER) await flush();
+      }
+    }
+    await flush();
+    if (pending) await pending;
+  } catch (err) {
+    // Keep whatever reached the disk: it is counted in segment.done and will not be fetched again.
+    await flush().catch(() => undefined);
+    if (pending) await pending.catch(() => undefined);
+    args.body.destroy();
+    throw networkError({ err, url: args.url, what: args.what });
+  }
+  if (segment.start + segment.done < segment.end) {
+    // The body ended early without a socket error (a short body): retry from here.
+    throw new HubcacheError({
+      code: 'E_NETWORK',
+      message: `Cannot ${args.what}: the connection ended ${segment.end - segment.start - segment.done} bytes early`,
+      data: { retryable: true },
+    });
+  }
+}
