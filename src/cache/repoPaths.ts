@@ -12,9 +12,14 @@ import { HubcacheError } from '../errors.js';
 
 export const CACHEDIR_TAG_NAME = 'CACHEDIR.TAG';
 export const CACHEDIR_TAG_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
-/** hubcache's own folder inside the cache root (access records and such); never a repo folder. */
-export const HUBCACHE_DIR_NAME = '.hubcache';
 export const LOCKS_DIR_NAME = '.locks';
+/**
+ * hubcache's own folder inside the cache root (access records, partial
+ * download state); never a repo folder. It lives under `.locks/` because
+ * huggingface_hub's and @huggingface/hub's cache scans skip `.locks` and warn
+ * about any other unknown folder at the root.
+ */
+export const HUBCACHE_DIR_NAME = `${LOCKS_DIR_NAME}/.hubcache`;
 
 export interface RepoPaths {
   cacheDir: string;

@@ -9,6 +9,7 @@
 import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { readPartialState, type Segment } from './partialState.js';
+import { HUBCACHE_DIR_NAME } from '../cache/repoPaths.js';
 
 export interface AdoptedPartial {
   segments: Segment[];
@@ -19,7 +20,7 @@ export interface AdoptedPartial {
 const FOREIGN_QUIET_MS = 15_000;
 
 export function partialStatePath(params: { cacheDir: string; repoFolder: string; partialPath: string }): string {
-  return join(params.cacheDir, '.hubcache', 'partials', params.repoFolder, `${basename(params.partialPath)}.state`);
+  return join(params.cacheDir, HUBCACHE_DIR_NAME, 'partials', params.repoFolder, `${basename(params.partialPath)}.state`);
 }
 
 export async function adoptPartial(params: {
