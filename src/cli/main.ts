@@ -9,6 +9,12 @@ import { registerDownloadCommand } from './commands/download.js';
 import { registerLsCommand } from './commands/ls.js';
 import { registerPathCommand } from './commands/path.js';
 import { registerVerifyCommand } from './commands/verify.js';
+import { registerRmCommand } from './commands/rm.js';
+import { registerPruneCommand } from './commands/prune.js';
+import { registerGcCommand } from './commands/gc.js';
+import { registerEvictCommand } from './commands/evict.js';
+import { registerDoctorCommand } from './commands/doctor.js';
+import { registerDedupeCommand } from './commands/dedupe.js';
 
 // Scans and hashes issue many small fs calls; a bigger libuv pool lets them overlap.
 // It must be set before the first fs call creates the pool.
@@ -45,6 +51,12 @@ Examples:
   registerLsCommand(program);
   registerPathCommand(program);
   registerVerifyCommand(program);
+  registerRmCommand(program);
+  registerPruneCommand(program);
+  registerGcCommand(program);
+  registerEvictCommand(program);
+  registerDoctorCommand(program);
+  registerDedupeCommand(program);
   return program;
 }
 

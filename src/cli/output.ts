@@ -52,9 +52,9 @@ export class Output {
     if (text.length > 0) this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 
-  /** Informational line for humans (stderr; silent with --quiet or --json). */
+  /** Informational line for humans (stderr, so it never mixes with --json output; silent with --quiet). */
   info(message: string): void {
-    if (this.quiet || this.json) return;
+    if (this.quiet) return;
     this.clearLive();
     this.stderr.write(`${message}\n`);
   }

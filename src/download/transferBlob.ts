@@ -13,7 +13,7 @@ import { HubcacheError, fromSystemError } from '../errors.js';
 import type { HashAlgorithm } from '../cache/etag.js';
 import { headerValue, hubRequest, networkError } from '../hub/hubRequest.js';
 import { hubErrorFromResponse } from '../hub/hubErrorFromResponse.js';
-import { isRetryable, parseRetryAfter, withRetries } from '../hub/withRetries.js';
+import { isRetryable, parseRetryAfter } from '../hub/withRetries.js';
 import { createHashFollower, type HashFollower } from './hashFollower.js';
 import { createPartialState, type PartialState, type Segment } from './partialState.js';
 
@@ -193,30 +193,41 @@ async function runSegment(args: {
   onWritten: (bytes: number) => void;
 }): Promise<void> {
   const { params, segment, signal } = args;
-  let progressAtLastFailure = -1;
-  let failuresWithoutProgress = 0;
-  await withRetries({
-    retries: Number.MAX_SAFE_INTEGER,
-    signal,
-    onRetry: (info) => params.onRetry?.({ attempt: info.attempt, delayMs: info.delayMs, message: info.error.message }),
-    fn: async () => {
-      if (segment.start + segment.done >= segment.end) return;
-      try {
-        await streamOnce({ ...args, ranged: args.ranged || segment.done > 0 });
-      } catch (err) {
-        // Retry budget counts failures in a row without progress: a long download on a flaky
-        // link keeps going as long as each attempt moves it forward.
-        if (isRetryable(err)) {
-          if (segment.done > progressAtLastFailure) failuresWithoutProgress = 0;
-          failuresWithoutProgress += 1;
-          progressAtLastFailure = segment.done;
-          if (failuresWithoutProgress > (params.retries ?? 5)) {
-            (err as HubcacheError).data.retryable = false;
-          }
-        }
-        throw err;
-      }
-    },
+  const retries = params.retries ?? 5;
+  // The retry budget counts failures in a row without progress: a long download on a flaky
+  // link keeps going as long as each attempt moves it forward, and backs off only when stuck.
+  let failuresInARow = 0;
+  while (segment.start + segment.done < segment.end) {
+    const before = segment.done;
+    try {
+      await streamOnce({ ...args, ranged: args.ranged || segment.done > 0 });
+    } catch (err) {
+      if (!isRetryable(err) || signal.aborted) throw err;
+      failuresInARow = segment.done > before ? 1 : failuresInARow + 1;
+      if (failuresInARow > retries) throw err;
+      const retryAfter = typeof err.data.retryAfterMs === 'number' ? err.data.retryAfterMs : undefined;
+      const delayMs = Math.min(8_000, retryAfter ?? 250 * 2 ** (failuresInARow - 1));
+      params.onRetry?.({ attempt: failuresInARow, delayMs, message: err.message });
+      await delay(delayMs, signal);
+    }
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 

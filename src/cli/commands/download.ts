@@ -14,6 +14,8 @@ interface DownloadOptions {
   exclude: string[];
   maxWorkers: string;
   connections?: string;
+  timeout: string;
+  retries: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -39,7 +41,9 @@ export function registerDownloadCommand(program: Command): void {
     .option('--include <glob>', 'only files matching (repeatable; fnmatch, "*" crosses "/")', collect, [])
     .option('--exclude <glob>', 'skip files matching (repeatable)', collect, [])
     .option('--max-workers <n>', 'files downloaded in parallel', '8')
-    .option('--connections <n>', 'parallel ranged streams per big file (default 4)');
+    .option('--connections <n>', 'parallel ranged streams per big file (default 4)')
+    .option('--timeout <seconds>', 'a transfer silent this long counts as stalled and is retried', '30')
+    .option('--retries <n>', 'retries after failures in a row without progress', '5');
   addNetworkOptions(addCommonOptions(cmd)).addHelpText(
     'after',
     `
@@ -56,6 +60,10 @@ Examples:
       for (const file of files) validateRepoFilePath({ path: file });
       const maxWorkers = positiveInt({ text: options.maxWorkers, name: '--max-workers' });
       const connections = options.connections !== undefined ? positiveInt({ text: options.connections, name: '--connections' }) : undefined;
+      const timeoutSeconds = Number(options.timeout);
+      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new HubcacheError({ code: 'E_USAGE', message: `--timeout must be a positive number of seconds, got "${options.timeout}"` });
+      const retries = Number(options.retries);
+      if (!Number.isInteger(retries) || retries < 0 || retries > 100) throw new HubcacheError({ code: 'E_USAGE', message: `--retries must be a whole number from 0 to 100, got "${options.retries}"` });
       const { downloadFile } = await import('../../download/downloadFile.js');
       const { downloadRepo } = await import('../../download/downloadRepo.js');
       const progress = new DownloadProgress(out);
@@ -71,6 +79,8 @@ Examples:
         offline: config.offline,
         ...(options.revision ? { revision: options.revision } : {}),
         ...(connections !== undefined ? { connections } : {}),
+        stallTimeoutMs: timeoutSeconds * 1000,
+        retries,
         signal: controller.signal,
         onEvent: progress.onEvent,
       };

@@ -1,0 +1,94 @@
+/**
+ * Real processes racing on one cache: the flock on the blob makes the origin
+ * serve the body once; different files proceed in parallel.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrigin, type Origin } from '../helpers/origin/createOrigin.js';
+import { linearRepo } from '../helpers/origin/fixture.js';
+import { makeTempDir } from '../helpers/tempDir.js';
+import { runCli } from '../helpers/runCli.js';
+
+const SIZE = 256 * 1024 * 1024;
+let origin: Origin;
+
+beforeAll(async () => {
+  origin = await createOrigin({
+    fixture: {
+      repos: [
+        linearRepo({
+          repoId: 'acme/big',
+          commits: [
+            {
+              files: [
+                { path: 'model.gguf', source: { size: SIZE, seed: 'big-256' } },
+                { path: 'a.safetensors', source: { size: 24 * 1024 * 1024, seed: 'a-24' } },
+                { path: 'b.safetensors', source: { size: 24 * 1024 * 1024, seed: 'b-24' } },
+              ],
+            },
+          ],
+        }),
+      ],
+    },
+  });
+}, 120_000);
+afterAll(async () => origin?.close());
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+describe('concurrent downloads', () => {
+  it('8 processes downloading the same 256 MiB file: the body crosses the network once, all 8 get the verified file', async () => {
+    const cacheDir = join(await makeTempDir(), 'hub');
+    const expected = origin.file({ repoId: 'acme/big', path: 'model.gguf' });
+    // Slow enough that all 8 are running while the first downloads.
+    origin.faults.add({ kind: 'trickle', bytesPerSecond: 128 * 1024 * 1024, match: { path: 'model.gguf' }, times: Infinity });
+    origin.stats.reset();
+    const runs = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        runCli({ args: ['download', 'acme/big', 'model.gguf', '--json', '--cache-dir', cacheDir], env: { HF_ENDPOINT: origin.url }, timeoutMs: 120_000 }),
+      ),
+    );
+    origin.faults.clear();
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    const results = runs.map((r) => r.json());
+    expect(new Set(results.map((r) => r.path)).size).toBe(1);
+    expect(results.filter((r) => !r.fromCache)).toHaveLength(1);
+    // Served once: every body byte of this blob counted by the origin adds up to one copy.
+    expect(origin.stats.bytesByBlob.get(expected.etag) ?? 0).toBe(SIZE);
+    expect(await sha256File(results[0].path)).toBe(expected.etag);
+    // The waiters said whom they waited for.
+    expect(runs.some((r) => /waiting for pid \d+/.test(r.stderr))).toBe(true);
+    const blobs = await readdir(join(cacheDir, 'models--acme--big', 'blobs'));
+    expect(blobs).toEqual([expected.etag]);
+  }, 180_000);
+
+  it('2 processes on different files of one repo both succeed, in parallel', async () => {
+    const cacheDir = join(await makeTempDir(), 'hub');
+    origin.faults.add({ kind: 'trickle', bytesPerSecond: 16 * 1024 * 1024, match: { route: 'cdn' }, times: Infinity });
+    origin.stats.reset();
+    const started = Date.now();
+    const [a, b] = await Promise.all(
+      ['a.safetensors', 'b.safetensors'].map((file) =>
+        runCli({ args: ['download', 'acme/big', file, '--connections', '1', '--cache-dir', cacheDir], env: { HF_ENDPOINT: origin.url }, timeoutMs: 60_000 }),
+      ),
+    );
+    const elapsed = Date.now() - started;
+    origin.faults.clear();
+    expect(a!.code, a!.stderr).toBe(0);
+    expect(b!.code, b!.stderr).toBe(0);
+    // Each file alone takes ~1.5 s at this rate; in parallel both finish well before 3 s of serial time.
+    expect(origin.stats.maxInFlight).toBeGreaterThanOrEqual(2);
+    expect(elapsed).toBeLessThan(2 * 1.5 * 1000 + 1500);
+    for (const file of ['a.safetensors', 'b.safetensors']) {
+      const expected = origin.file({ repoId: 'acme/big', path: file });
+      expect(await sha256File(join(cacheDir, 'models--acme--big', 'blobs', expected.etag))).toBe(expected.etag);
+    }
+  }, 120_000);
+});
