@@ -1,0 +1,86 @@
+/**
+ * kill -9 at random points: every rerun resumes from what the killed one
+ * left (its partial and state), so the origin serves little more than one copy.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrigin, type Origin } from '../helpers/origin/createOrigin.js';
+import { linearRepo } from '../helpers/origin/fixture.js';
+import { makeTempDir } from '../helpers/tempDir.js';
+import { CLI_PATH, runCli } from '../helpers/runCli.js';
+
+const SIZE = 256 * 1024 * 1024;
+let origin: Origin;
+
+beforeAll(async () => {
+  origin = await createOrigin({
+    fixture: { repos: [linearRepo({ repoId: 'acme/resume', commits: [{ files: [{ path: 'model.gguf', source: { size: SIZE, seed: 'resume-256' } }] }] })] },
+  });
+}, 120_000);
+afterAll(async () => origin?.close());
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Starts a download and SIGKILLs it after `ms`; resolves when it is gone. */
+function startAndKill(params: { cacheDir: string; ms: number; connections: string }): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI_PATH, 'download', 'acme/resume', 'model.gguf', '--connections', params.connections, '--cache-dir', params.cacheDir], {
+      env: { ...process.env, HF_ENDPOINT: origin.url, HF_HUB_DISABLE_PROGRESS_BARS: '1' },
+      stdio: 'ignore',
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), params.ms);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+// Deterministic "random" kill points, so a failure can be replayed.
+function killPoints(seed: number): number[] {
+  let x = seed;
+  return Array.from({ length: 10 }, () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return 250 + (x % 700);
+  });
+}
+
+describe.each([
+  { connections: '1', seed: 7 },
+  { connections: '4', seed: 11 },
+])('kill -9 at 10 points, --connections $connections', ({ connections, seed }) => {
+  it('resumes each time; the final blob verifies and the origin served at most 1.25x the file', async () => {
+    const cacheDir = join(await makeTempDir(), 'hub');
+    const expected = origin.file({ repoId: 'acme/resume', path: 'model.gguf' });
+    // ~24 MiB/s in total: a full copy takes ~11 s, so all 10 runs are killed part way through.
+    origin.faults.add({ kind: 'trickle', bytesPerSecond: (24 * 1024 * 1024) / Number(connections), match: { path: 'model.gguf' }, times: Infinity });
+    origin.stats.reset();
+    for (const ms of killPoints(seed)) await startAndKill({ cacheDir, ms, connections });
+    const partials = (await readdir(join(cacheDir, 'models--acme--resume', 'blobs'))).filter((n) => n.endsWith('.incomplete'));
+    // Still unfinished after 10 kills, and the runs left one partial between them, not ten.
+    expect(partials.length).toBe(1);
+    const servedBeforeFinal = origin.stats.bytesByBlob.get(expected.etag) ?? 0;
+    expect(servedBeforeFinal).toBeGreaterThan(0);
+    expect(servedBeforeFinal).toBeLessThan(SIZE);
+    const final = await runCli({ args: ['download', 'acme/resume', 'model.gguf', '--json', '--connections', connections, '--cache-dir', cacheDir], env: { HF_ENDPOINT: origin.url }, timeoutMs: 120_000 });
+    origin.faults.clear();
+    expect(final.code, final.stderr).toBe(0);
+    const served = origin.stats.bytesByBlob.get(expected.etag) ?? 0;
+    expect(served).toBeGreaterThanOrEqual(SIZE);
+    expect(served / SIZE).toBeLessThanOrEqual(1.25);
+    console.info(`--connections ${connections}: served ${(served / SIZE).toFixed(3)}x the file over 10 kills and the final run`);
+    expect(await sha256File(final.json().path)).toBe(expected.etag);
+    const left = await readdir(join(cacheDir, 'models--acme--resume', 'blobs'));
+    expect(left).toEqual([expected.etag]);
+    const verify = await runCli({ args: ['verify', '--cache-dir', cacheDir] });
+    expect(verify.code, verify.stdout).toBe(0);
+  }, 180_000);
+});
