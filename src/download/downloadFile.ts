@@ -121,13 +121,15 @@ export async function downloadFile(params: DownloadFileParams): Promise<Download
   try {
     await mkdir(paths.blobsDir, { recursive: true });
     await ensureCachedirTag({ cacheDir: params.cacheDir });
-    await writeRef({ ...params, revision, commit: meta.commit });
   } catch (err) {
     throw fromSystemError({ err, path: paths.repoDir, action: `prepare the cache for ${label}` });
   }
 
+  // The ref is written only once the snapshot has the file: a ref to a commit without a
+  // snapshot makes huggingface_hub's cache scan reject the whole repo.
   if (await hasBlob({ blobPath, size: meta.size })) {
     await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
+    await writeRef({ ...params, revision, commit: meta.commit });
     emit({ type: 'done', path: params.path, fromCache: true });
     return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: true, bytesDownloaded: 0 };
   }
@@ -147,11 +149,13 @@ export async function downloadFile(params: DownloadFileParams): Promise<Download
     // Whoever held the lock may have just finished this very blob.
     if (await hasBlob({ blobPath, size: meta.size })) {
       await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
+      await writeRef({ ...params, revision, commit: meta.commit });
       emit({ type: 'done', path: params.path, fromCache: true });
       return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: true, bytesDownloaded: 0 };
     }
     const bytesDownloaded = await fetchVerifiedBlob({ params, meta, blobPath, label, emit });
     await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
+    await writeRef({ ...params, revision, commit: meta.commit });
     emit({ type: 'done', path: params.path, fromCache: false });
     return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: false, bytesDownloaded };
   } finally {
@@ -255,7 +259,8 @@ async function recordAbsence(args: { params: DownloadFileParams; revision: strin
     const marker = repoPaths(params).noExistFile(commit, params.path);
     await mkdir(dirname(marker), { recursive: true });
     await writeFile(marker, '', { flag: 'a' });
-    await writeRef({ ...params, revision, commit });
+    // Only move the ref when the commit has a snapshot (see downloadFile on refs).
+    if (await stat(repoPaths(params).snapshot(commit)).then(() => true, () => false)) await writeRef({ ...params, revision, commit });
   } catch {
     // Remembering an absence is an optimisation; a read-only cache simply asks again next time.
   }

@@ -74,7 +74,6 @@ export async function downloadRepo(params: DownloadRepoParams): Promise<Download
       }
       throw err;
     }
-    if (commit && revision !== commit) await writeRef({ ...params, revision, commit }).catch(() => undefined);
   }
   params.onPlan?.({ commit, files: wanted });
 

@@ -47,6 +47,8 @@ export interface TransferBlobResult {
 }
 
 const WRITE_BUFFER = 1024 * 1024;
+/** An attempt that received less than this before failing counts as a failure in a row. */
+const MIN_PROGRESS_BYTES = 1024 * 1024;
 /** Ranged streams are worth their overhead only for big files. */
 export const MIN_BYTES_PER_CONNECTION = 64 * 1024 * 1024;
 
@@ -203,7 +205,8 @@ async function runSegment(args: {
       await streamOnce({ ...args, ranged: args.ranged || segment.done > 0 });
     } catch (err) {
       if (!isRetryable(err) || signal.aborted) throw err;
-      failuresInARow = segment.done > before ? 1 : failuresInARow + 1;
+      // A connection that dies after a few bytes every time is stuck, not progressing.
+      failuresInARow = segment.done - before >= MIN_PROGRESS_BYTES ? 1 : failuresInARow + 1;
       if (failuresInARow > retries) throw err;
       const retryAfter = typeof err.data.retryAfterMs === 'number' ? err.data.retryAfterMs : undefined;
       const delayMs = Math.min(8_000, retryAfter ?? 250 * 2 ** (failuresInARow - 1));
