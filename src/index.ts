@@ -1,0 +1,21 @@
+/** hubcache's library API. Explicit named exports only. */
+export { HubcacheError, ERROR_CODES, isHubcacheError } from './errors.js';
+export type { ErrorCode, HubcacheErrorParams } from './errors.js';
+export { resolveConfig, resolveCacheDir, resolveHfHome } from './config.js';
+export type { Config, ResolveConfigParams } from './config.js';
+export { validateRepoId, repoFolderName, parseRepoFolderName, parseRepoSpec, formatRepoRef, REPO_TYPES } from './cache/repoId.js';
+export type { RepoRef, RepoType } from './cache/repoId.js';
+export { validateRepoFilePath } from './cache/repoFilePath.js';
+export { validateRevision, isCommitHash } from './cache/revision.js';
+export { repoPaths } from './cache/repoPaths.js';
+export type { RepoPaths } from './cache/repoPaths.js';
+export { scanCache } from './cache/scanCache.js';
+export type { CacheScan, CachedRepo, CachedRevision, CachedFile, CacheWarning } from './cache/scanCache.js';
+export { resolveCachedFile, lookupCachedFile } from './cache/resolveCachedFile.js';
+export { acquireLock, withLock, isLockHeld, lockHolders } from './cache/lock.js';
+export { verifyCache } from './maintenance/verifyCache.js';
+export type { VerifyReport, VerifyFinding } from './maintenance/verifyCache.js';
+export { downloadFile } from './download/downloadFile.js';
+export type { DownloadFileParams, DownloadFileResult, DownloadEvent } from './download/downloadFile.js';
+export { downloadRepo } from './download/downloadRepo.js';
+export type { DownloadRepoParams, DownloadRepoResult } from './download/downloadRepo.js';
