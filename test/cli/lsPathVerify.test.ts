@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildCache, buildSampleCache, fakeCommit } from '../helpers/cacheBuilder.js';
 import { makeTempDir } from '../helpers/tempDir.js';
-import { runCli } from '../helpers/runCli.js';
+import { CLI_PATH, runCli } from '../helpers/runCli.js';
+import { execFileSync, spawnSync } from 'node:child_process';
 
 async function flipByte(path: string, offset = 0): Promise<void> {
   const handle = await open(path, 'r+');
@@ -126,9 +127,19 @@ describe('path', () => {
       expect(res.stderr).not.toMatch(/\n\s+at /);
     }
   });
-  it('needs no write permission (read-only use)', async () => {
-    const res = await runCli({ args: ['path', 'org/model', 'model.gguf', '--cache-dir', cacheDir] });
-    expect(res.code).toBe(0);
+  it('needs no write permission: works for another user on a read-only cache', async () => {
+    if (process.getuid?.() !== 0) return; // switching users needs root (CI runs as root)
+    const root = await makeTempDir();
+    const roCache = join(root, 'hub');
+    await buildSampleCache({ cacheDir: roCache });
+    execFileSync('chmod', ['-R', 'a+rX,a-w', root]);
+    const res = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI_PATH, 'path', 'org/model', 'model.gguf', '--cache-dir', roCache], {
+      encoding: 'utf8',
+      env: { ...process.env, HOME: '/nonexistent' },
+    });
+    execFileSync('chmod', ['-R', 'u+w', root]);
+    expect(res.status, res.stderr).toBe(0);
+    expect(res.stdout.trim()).toMatch(/snapshots\/[0-9a-f]{40}\/model\.gguf$/);
   });
 });
 
