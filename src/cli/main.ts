@@ -2,23 +2,43 @@
 /**
  * The `hubcache` binary. Parses arguments and dispatches to one file per
  * command; usage errors exit 2, problems found or failures exit 1.
+ *
+ * Only the command being run is loaded: startup time is paid on every
+ * `MODEL_PATH=$(hubcache ...)` in a compose entrypoint. `--help` loads all.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { registerDownloadCommand } from './commands/download.js';
-import { registerLsCommand } from './commands/ls.js';
-import { registerPathCommand } from './commands/path.js';
-import { registerVerifyCommand } from './commands/verify.js';
-import { registerRmCommand } from './commands/rm.js';
-import { registerPruneCommand } from './commands/prune.js';
-import { registerGcCommand } from './commands/gc.js';
-import { registerEvictCommand } from './commands/evict.js';
-import { registerDoctorCommand } from './commands/doctor.js';
-import { registerDedupeCommand } from './commands/dedupe.js';
 
 // Scans and hashes issue many small fs calls; a bigger libuv pool lets them overlap.
 // It must be set before the first fs call creates the pool.
 process.env.UV_THREADPOOL_SIZE ??= '16';
+
+// `hubcache ls | head` closes our stdout early: that is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
+type Register = (program: Command) => void;
+
+/** Command name -> loader of its register function, in help order. */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  download: async () => (await import('./commands/download.js')).registerDownloadCommand,
+  path: async () => (await import('./commands/path.js')).registerPathCommand,
+  ls: async () => (await import('./commands/ls.js')).registerLsCommand,
+  verify: async () => (await import('./commands/verify.js')).registerVerifyCommand,
+  rm: async () => (await import('./commands/rm.js')).registerRmCommand,
+  prune: async () => (await import('./commands/prune.js')).registerPruneCommand,
+  gc: async () => (await import('./commands/gc.js')).registerGcCommand,
+  evict: async () => (await import('./commands/evict.js')).registerEvictCommand,
+  doctor: async () => (await import('./commands/doctor.js')).registerDoctorCommand,
+  dedupe: async () => (await import('./commands/dedupe.js')).registerDedupeCommand,
+  sync: async () => (await import('./commands/sync.js')).registerSyncCommand,
+  env: async () => (await import('./commands/env.js')).registerEnvCommand,
+  compose: async () => (await import('./commands/compose.js')).registerComposeCommand,
+};
 
 function packageVersion(): string {
   try {
@@ -29,10 +49,11 @@ function packageVersion(): string {
   }
 }
 
-export function buildProgram(): Command {
+/** Builds the program with the given commands (all when `only` is undefined). */
+export async function buildProgram(params: { only?: string } = {}): Promise<Command> {
   const program = new Command('hubcache');
   program
-    .description('Own a shared Hugging Face hub cache: download-if-missing, stable paths, verify, clean, back up, mirror.')
+    .description('Own a shared Hugging Face hub cache: download-if-missing, stable paths, verify, clean, manifests for compose stacks.')
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -43,25 +64,28 @@ Exit codes: 0 ok, 1 problems found or operation failed, 2 usage error.
 Environment: HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, HF_HUB_DISABLE_PROGRESS_BARS.
 
 Examples:
+  $ hubcache download Qwen/Qwen3-0.6B-GGUF Qwen3-0.6B-Q8_0.gguf
   $ hubcache ls --sort size
-  $ hubcache path Qwen/Qwen3-0.6B-GGUF Qwen3-0.6B-Q8_0.gguf
-  $ hubcache verify --fix`,
+  $ hubcache verify --fix
+  $ hubcache sync -f hubcache.yaml`,
     );
-  registerDownloadCommand(program);
-  registerLsCommand(program);
-  registerPathCommand(program);
-  registerVerifyCommand(program);
-  registerRmCommand(program);
-  registerPruneCommand(program);
-  registerGcCommand(program);
-  registerEvictCommand(program);
-  registerDoctorCommand(program);
-  registerDedupeCommand(program);
+  const names = params.only !== undefined ? [params.only] : Object.keys(COMMANDS);
+  for (const name of names) {
+    const load = COMMANDS[name];
+    if (load) (await load())(program);
+  }
   return program;
 }
 
+/** The command word: the first argument that is not an option. */
+function commandWord(argv: string[]): string | undefined {
+  const first = argv.find((arg) => !arg.startsWith('-'));
+  return first !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, first) ? first : undefined;
+}
+
 async function main(): Promise<void> {
-  const program = buildProgram();
+  const word = commandWord(process.argv.slice(2));
+  const program = await buildProgram(word !== undefined ? { only: word } : {});
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
