@@ -11,6 +11,8 @@ import type { Bench, BenchResult } from './types.js';
 
 const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./scanBench.js'),
+  () => import('./downloadBench.js'),
+  () => import('./maintenanceBench.js'),
 
 ];
 

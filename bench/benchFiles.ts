@@ -1,0 +1,135 @@
+/**
+ * Small helpers shared by the download, RSS and verify benchmarks: hashing a
+ * result, making incompressible content, warming the page cache, a clean
+ * child environment, and rounds that rotate the competitors' order.
+ */
+import { createCipheriv, createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { median, type ProcessRun } from './measure.js';
+
+const CHUNK = 4 * 1024 * 1024;
+
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+
+/** sha256 of a file, streamed with 4 MiB reads. */
+export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
+  const handle = await open(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    const buffer = Buffer.allocUnsafe(CHUNK);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, CHUNK, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+    return { sha256: hash.digest('hex'), size };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes `size` incompressible bytes (AES-256-CTR keystream of `seed`) and returns their sha256. */
+export async function writeKeystreamFile(params: { path: string; size: number; seed: string }): Promise<string> {
+  const key = createHash('sha256').update(`hubcache-bench\0${params.seed}`).digest();
+  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  const zeros = Buffer.alloc(Math.min(CHUNK, Math.max(1, params.size)));
+  const hash = createHash('sha256');
+  const handle = await open(params.path, 'wx');
+  try {
+    let written = 0;
+    while (written < params.size) {
+      const n = Math.min(zeros.length, params.size - written);
+      const chunk = cipher.update(n === zeros.length ? zeros : zeros.subarray(0, n));
+      hash.update(chunk);
+      await handle.write(chunk, 0, chunk.length);
+      written += chunk.length;
+    }
+  } finally {
+    await handle.close();
+  }
+  return hash.digest('hex');
+}
+
+/** Reads files once so every competitor starts from the page cache. */
+export async function warmPageCache(paths: string[]): Promise<void> {
+  const buffer = Buffer.allocUnsafe(CHUNK);
+  for (const path of paths) {
+    const handle = await open(path, 'r');
+    try {
+      while ((await handle.read(buffer, 0, CHUNK, null)).bytesRead > 0);
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/** The bench's own environment minus anything that could redirect or authenticate a Hub client. */
+export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(HF_|HUGGINGFACE_|LLAMA_CACHE|XDG_CACHE_HOME|NODE_OPTIONS|http_proxy|https_proxy|HTTP_PROXY|HTTPS_PROXY|ALL_PROXY|all_proxy)/.test(key)) continue;
+    env[key] = value;
+  }
+  return { ...env, HF_HUB_DISABLE_PROGRESS_BARS: '1', NO_PROXY: '*', no_proxy: '*', ...extra };
+}
+
+export interface Competitor {
+  /** The timed part: one whole process. */
+  run(round: number): Promise<ProcessRun>;
+  /** Untimed: check the result, clean up. Throws if the result is wrong. */
+  after?(run: ProcessRun, round: number): Promise<void>;
+}
+
+export interface RoundsResult {
+  median: number;
+  all: number[];
+  last: ProcessRun;
+}
+
+/**
+ * Runs every competitor once per round, rotating who goes first each round so
+ * neither the order nor a burst of load from other processes favours one.
+ * Round -1 (when `warmup`) is run but not counted.
+ */
+export async function rotatedRounds(params: {
+  rounds: number;
+  warmup?: boolean;
+  competitors: Record<string, Competitor>;
+  log?: (line: string) => void;
+}): Promise<Record<string, RoundsResult>> {
+  const names = Object.keys(params.competitors);
+  const out: Record<string, RoundsResult> = {};
+  for (let round = params.warmup ? -1 : 0; round < params.rounds; round++) {
+    const shift = ((round % names.length) + names.length) % names.length;
+    const order = [...names.slice(shift), ...names.slice(0, shift)];
+    const figures: string[] = [];
+    for (const name of order) {
+      const competitor = params.competitors[name] as Competitor;
+      const result = await competitor.run(round);
+      if (result.code !== 0) throw new Error(`${name} failed (exit ${result.code}): ${result.stderr.slice(0, 2000)}`);
+      await competitor.after?.(result, round);
+      figures.push(`${name} ${result.seconds.toFixed(3)}s`);
+      if (round < 0) continue;
+      const entry = out[name] ?? { median: 0, all: [], last: result };
+      entry.all.push(result.seconds);
+      entry.last = result;
+      out[name] = entry;
+    }
+    params.log?.(`    ${round < 0 ? 'warm-up' : `round ${round + 1}/${params.rounds}`}: ${figures.join(', ')}`);
+  }
+  for (const entry of Object.values(out)) entry.median = median(entry.all);
+  return out;
+}
+
+/** Decimal megabytes per second, as curl and most tools print them. */
+export function mbPerSecond(bytes: number, seconds: number): number {
+  return Math.round(bytes / seconds / 1e6);
+}
+
+export function spread(all: number[]): string {
+  const sorted = [...all].sort((a, b) => a - b);
+  return `min ${sorted[0]?.toFixed(3)} s, max ${sorted[sorted.length - 1]?.toFixed(3)} s over ${all.length}`;
+}

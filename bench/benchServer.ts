@@ -1,0 +1,191 @@
+/**
+ * The server side of the download benchmarks: the test origin answers the Hub
+ * metadata (HEAD resolve with X-Repo-Commit / X-Linked-Etag / X-Linked-Size
+ * and a 302 to the CDN, paths-info for @huggingface/hub), and the LFS bytes
+ * come from nginx (sendfile) when it is installed, as a real CDN serves them:
+ *
+ *   client -> nginx 127.0.0.1:<hub port>  -> proxy to the node origin (same-server
+ *                                            mode), Location rewritten to the CDN port
+ *          -> nginx 127.0.0.1:<cdn port>  /cdn/lfs/<sha256> -> the file on disk
+ *                                            (sendfile, Range, If-Range)
+ *
+ * Without nginx (CI) the node origin serves everything ('separate' CDN on a
+ * second port); `kind` says which one ran. HUBCACHE_BENCH_NGINX=0 forces the
+ * node origin, HUBCACHE_BENCH_NGINX=/path/to/nginx picks a binary.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { join } from 'node:path';
+import { createOrigin, type Origin } from '../test/helpers/origin/createOrigin.js';
+import type { Fixture } from '../test/helpers/origin/fixture.js';
+
+export interface BenchServer {
+  origin: Origin;
+  /** HF_ENDPOINT for every client. */
+  endpoint: string;
+  /** Where LFS bytes are served (what the resolve URL redirects to), for curl. */
+  cdnUrlOf(sha256: string): string;
+  kind: 'nginx' | 'node';
+  /** Human-readable description of what served the bytes (and why, on fallback). */
+  description: string;
+  close(): Promise<void>;
+}
+
+export function findNginx(): string | undefined {
+  const forced = process.env.HUBCACHE_BENCH_NGINX;
+  if (forced === '0') return undefined;
+  if (forced && existsSync(forced)) return forced;
+  for (const candidate of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx', '/usr/bin/nginx']) {
+    if (existsSync(candidate)) return candidate;
+  }
+  const which = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' });
+  const found = which.stdout.trim();
+  return which.status === 0 && found ? found : undefined;
+}
+
+export async function startBenchServer(params: { workDir: string; fixture: Fixture }): Promise<BenchServer> {
+  const nginx = findNginx();
+  let fallbackReason = 'nginx is not installed';
+  if (nginx) {
+    const origin = await createOrigin({ fixture: params.fixture, cdn: 'same-server' });
+    try {
+      return await startNginx({ nginx, origin, workDir: params.workDir });
+    } catch (err) {
+      await origin.close();
+      fallbackReason = `nginx failed to start (${(err as Error).message.split('\n')[0]})`;
+    }
+  }
+  const origin = await createOrigin({ fixture: params.fixture, cdn: 'separate' });
+  return {
+    origin,
+    endpoint: origin.url,
+    cdnUrlOf: (sha256) => `${origin.cdnUrl}/cdn/lfs/${sha256}`,
+    kind: 'node',
+    description: `node test origin for metadata and bytes (${fallbackReason}); the bench process serves the bytes, so it competes for the same 2 cores`,
+    close: () => origin.close(),
+  };
+}
+
+async function startNginx(params: { nginx: string; origin: Origin; workDir: string }): Promise<BenchServer> {
+  const { origin } = params;
+  const prefix = join(params.workDir, 'nginx');
+  const root = join(prefix, 'root');
+  const lfsDir = join(root, 'cdn', 'lfs');
+  await mkdir(lfsDir, { recursive: true });
+  await mkdir(join(prefix, 'tmp'), { recursive: true });
+  // The CDN is content-addressed: /cdn/lfs/<sha256> names the fixture's file on disk.
+  for (const [sha256, blob] of origin.fixture.blobsBySha256) {
+    if (blob.body.kind === 'file') await symlink(blob.body.path, join(lfsDir, sha256));
+    else await writeFile(join(lfsDir, sha256), blob.body.data);
+  }
+  const originPort = new URL(origin.url).port;
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    // Two server blocks on two ports, like the Hub and its CDN on two hosts: clients must see the
+    // origin change on the LFS redirect (a same-origin Location is followed by a metadata HEAD).
+    const hubPort = await freePort();
+    const cdnPort = await freePort();
+    const conf = join(prefix, `nginx-${hubPort}.conf`);
+    const errorLog = join(prefix, 'error.log');
+    await writeFile(
+      conf,
+      `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes auto;
+pid ${join(prefix, 'nginx.pid')};
+error_log ${errorLog} warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 30s;
+  default_type application/octet-stream;
+  client_body_temp_path ${join(prefix, 'tmp', 'body')};
+  proxy_temp_path ${join(prefix, 'tmp', 'proxy')};
+  fastcgi_temp_path ${join(prefix, 'tmp', 'fastcgi')};
+  uwsgi_temp_path ${join(prefix, 'tmp', 'uwsgi')};
+  scgi_temp_path ${join(prefix, 'tmp', 'scgi')};
+  server {
+    listen 127.0.0.1:${cdnPort};
+    location /cdn/lfs/ { root ${root}; }
+  }
+  server {
+    listen 127.0.0.1:${hubPort};
+    location / {
+      proxy_pass http://127.0.0.1:${originPort};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_redirect http://127.0.0.1:${originPort}/cdn/ http://127.0.0.1:${cdnPort}/cdn/;
+    }
+  }
+}
+`,
+    );
+    const child = spawn(params.nginx, ['-p', prefix, '-e', errorLog, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.once('error', () => undefined);
+    const up = await Promise.race([
+      Promise.all([waitForPort(Number(hubPort)), waitForPort(Number(cdnPort))]).then((ok) => ok.every(Boolean)),
+      exited.then(() => false),
+    ]);
+    if (up) {
+      const hubUrl = `http://127.0.0.1:${hubPort}`;
+      const cdnUrl = `http://127.0.0.1:${cdnPort}`;
+      const version = spawnSync(params.nginx, ['-v'], { encoding: 'utf8' }).stderr.trim().replace(/^nginx version: /, '');
+      return {
+        origin,
+        endpoint: hubUrl,
+        cdnUrlOf: (sha256) => `${cdnUrl}/cdn/lfs/${sha256}`,
+        kind: 'nginx',
+        description: `${version} (sendfile on, ${params.nginx}) serves the LFS bytes on its own port; the node test origin answers the metadata behind an nginx proxy`,
+        close: () => stopChild(child, exited),
+      };
+    }
+    await stopChild(child, exited);
+    const log = await readFile(errorLog, 'utf8').catch(() => '');
+    lastError = new Error(`${stderr}${log}`.trim() || 'nginx exited');
+  }
+  throw lastError ?? new Error('nginx did not start');
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    // QUIT: graceful stop of the master and its workers (all our own children).
+    child.kill('SIGQUIT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function freePort(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(String(port)));
+    });
+  });
+}
+
+async function waitForPort(port: number): Promise<boolean> {
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}

@@ -1,0 +1,140 @@
+/**
+ * Download (issue 3): one 1 GiB LFS file from the origin over loopback, the
+ * bytes served by nginx (sendfile) when it is installed, written to disk.
+ * Competitors, whole process as a user waits for it, fresh target each time:
+ *   - hubcache download (default connections, and --connections 1), hash verified while receiving
+ *   - curl -s -o FILE <the CDN URL the resolve redirects to> (no metadata round trip, no hash)
+ *   - @huggingface/hub downloadFileToCacheDir (bench/hfjsDownload.mjs; no hash check)
+ * Rounds rotate the order; figures are medians. Every hubcache blob is re-hashed
+ * after its run (untimed) and must equal the origin's sha256.
+ */
+import { mkdir, readlink, realpath, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Bench, BenchMeasurement, BenchRatio } from './types.js';
+import { timeProcess } from './measure.js';
+import { linearRepo } from '../test/helpers/origin/fixture.js';
+import { startBenchServer } from './benchServer.js';
+import { childEnv, GiB, mbPerSecond, MiB, rotatedRounds, sha256File, spread, warmPageCache, type Competitor } from './benchFiles.js';
+
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const HFJS = join(ROOT, 'bench', 'hfjsDownload.mjs');
+const REPO = 'bench/big-model';
+const FILE = 'model.safetensors';
+
+const bench: Bench = {
+  name: 'download',
+  description: 'one 1 GiB file over loopback: hubcache download (hash verified) vs curl -o vs @huggingface/hub downloadFileToCacheDir',
+  async run({ workDir, quick }) {
+    const size = quick ? 256 * MiB : GiB;
+    const rounds = quick ? 2 : 5;
+    const log = (line: string): void => void process.stderr.write(`${line}\n`);
+    const server = await startBenchServer({
+      workDir,
+      // A generated file: deterministic, incompressible, made once per machine and reused.
+      fixture: { repos: [linearRepo({ repoId: REPO, commits: [{ files: [{ path: FILE, source: { size, seed: 'hubcache-bench-download' } }] }] })] },
+    });
+    try {
+      const expected = server.origin.file({ repoId: REPO, path: FILE });
+      if (expected.blob.body.kind === 'file') await warmPageCache([expected.blob.body.path]);
+      const cdnUrl = server.cdnUrlOf(expected.blob.sha256);
+      const env = childEnv({ HF_ENDPOINT: server.endpoint, HF_HOME: join(workDir, 'hf-home') });
+      log(`    bytes served by: ${server.kind}; ${size} bytes, sha256 ${expected.blob.sha256.slice(0, 16)}…`);
+
+      const runDir = (name: string, round: number): string => join(workDir, 'runs', `${name}-${round + 1}`);
+      const hubcache = (name: string, extra: string[]): Competitor => ({
+        async run(round) {
+          const dir = runDir(name, round);
+          await mkdir(dir, { recursive: true });
+          return timeProcess({ command: process.execPath, args: [CLI, 'download', REPO, FILE, '--cache-dir', join(dir, 'hub'), ...extra], env });
+        },
+        async after(run, round) {
+          const local = run.stdout.trim().split('\n').pop() ?? '';
+          const blob = await realpath(local);
+          // The snapshot entry must be a relative link into blobs/ named by the sha256.
+          const target = await readlink(local);
+          const got = await sha256File(blob);
+          if (target.startsWith('/') || !blob.endsWith(`/blobs/${expected.blob.sha256}`) || got.sha256 !== expected.blob.sha256 || got.size !== size) {
+            throw new Error(`${name}: wrong result at ${local} -> ${target}: sha256 ${got.sha256}, ${got.size} bytes`);
+          }
+          await rm(runDir(name, round), { recursive: true, force: true });
+        },
+      });
+      const competitors: Record<string, Competitor> = {
+        curl: {
+          async run(round) {
+            const dir = runDir('curl', round);
+            await mkdir(dir, { recursive: true });
+            return timeProcess({ command: 'curl', args: ['-s', '-f', '-o', join(dir, 'file.bin'), cdnUrl], env });
+          },
+          async after(_run, round) {
+            const file = join(runDir('curl', round), 'file.bin');
+            const got = round <= 0 ? await sha256File(file) : { sha256: expected.blob.sha256, size: (await stat(file)).size };
+            if (got.size !== size || got.sha256 !== expected.blob.sha256) throw new Error(`curl: wrong result (${got.size} bytes, ${got.sha256})`);
+            await rm(runDir('curl', round), { recursive: true, force: true });
+          },
+        },
+        hubcache: hubcache('hubcache', []),
+        'hubcache-c1': hubcache('hubcache-c1', ['--connections', '1']),
+        hfjs: {
+          async run(round) {
+            const dir = runDir('hfjs', round);
+            await mkdir(dir, { recursive: true });
+            return timeProcess({ command: process.execPath, args: [HFJS, server.endpoint, REPO, FILE, join(dir, 'hub')], env, cwd: ROOT });
+          },
+          async after(run, round) {
+            const local = run.stdout.trim().split('\n').pop() ?? '';
+            const got = round <= 0 ? await sha256File(local) : { sha256: expected.blob.sha256, size: (await stat(local)).size };
+            if (got.size !== size || got.sha256 !== expected.blob.sha256) throw new Error(`hfjs: wrong result (${got.size} bytes, ${got.sha256})`);
+            await rm(runDir('hfjs', round), { recursive: true, force: true });
+          },
+        },
+      };
+      const results = await rotatedRounds({ rounds, warmup: !quick, competitors, log });
+      const cdnHitsOnNode = server.origin.stats.requests.cdn;
+
+      const t = (name: string): number => (results[name] as { median: number }).median;
+      const all = (name: string): number[] => (results[name] as { all: number[] }).all;
+      const measurements: BenchMeasurement[] = [];
+      const label: Record<string, string> = {
+        curl: 'curl -s -o FILE <CDN URL>',
+        hubcache: 'hubcache download (default 4 connections, sha256 verified)',
+        'hubcache-c1': 'hubcache download --connections 1 (sha256 verified)',
+        hfjs: '@huggingface/hub downloadFileToCacheDir (no hash)',
+      };
+      for (const name of Object.keys(competitors)) {
+        measurements.push({ name: `${label[name]} (median of ${all(name).length})`, seconds: t(name) });
+      }
+      for (const name of Object.keys(competitors)) {
+        measurements.push({ name: `${name} throughput`, value: mbPerSecond(size, t(name)), unit: 'MB/s' });
+      }
+      measurements.push({ name: 'hubcache --connections 1: throughput vs curl', value: round2(t('curl') / t('hubcache-c1')), unit: 'x (target >= 0.8 applies to the default)' });
+      measurements.push({ name: 'hubcache --connections 1: throughput vs @huggingface/hub', value: round2(t('hfjs') / t('hubcache-c1')), unit: 'x (target >= 1.5 applies to the default)' });
+      measurements.push({ name: 'file size', value: size, unit: 'bytes' });
+
+      const vsCurl = t('curl') / t('hubcache');
+      const vsHfjs = t('hfjs') / t('hubcache');
+      const ratios: BenchRatio[] = [
+        { name: 'hubcache throughput / curl throughput', value: vsCurl, target: '>= 0.8', met: vsCurl >= 0.8 },
+        { name: 'hubcache throughput / @huggingface/hub throughput', value: vsHfjs, target: '>= 1.5', met: vsHfjs >= 1.5 },
+      ];
+      const notes = [
+        `bytes served by ${server.description}`,
+        `every hubcache blob re-hashed after its run (untimed): sha256 and size matched the origin's, snapshot entry a relative link`,
+        ...Object.keys(competitors).map((name) => `${name}: ${spread(all(name))}`),
+        `hubcache and @huggingface/hub pay node start-up and the metadata request (HEAD / paths-info) inside their time; curl fetches the CDN URL directly`,
+      ];
+      if (server.kind === 'nginx' && cdnHitsOnNode > 0) notes.push(`WARNING: ${cdnHitsOnNode} CDN request(s) reached the node origin instead of nginx`);
+      return { bench: 'download', description: this.description, measurements, ratios, notes };
+    } finally {
+      await server.close();
+    }
+  },
+};
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+export default bench;

@@ -1,0 +1,40 @@
+/**
+ * Whether a blob or partial download is in a writer's hands. Every writer that locks
+ * (huggingface_hub, hubcache) holds `.locks/<repo-folder>/<etag>.lock` for as
+ * long as `blobs/<etag>[.<anything>].incomplete` grows, so a held lock means
+ * hands off. llama.cpp does not lock yet, which is why callers also leave
+ * recently written partials alone.
+ */
+import { join } from 'node:path';
+import { isLockHeld } from '../cache/lock.js';
+import { LOCKS_DIR_NAME } from '../cache/repoPaths.js';
+
+const ETAG_RE = /^[A-Za-z0-9_=+-]{1,256}$/;
+
+export function isPartialFileName(name: string): boolean {
+  return name.endsWith('.incomplete') || name.endsWith('.downloadInProgress');
+}
+
+/** `blobs/<etag>.abc.incomplete` -> `<root>/.locks/<repo-folder>/<etag>.lock`; undefined when the name holds no etag. */
+export function etagLockPath(params: { cacheDir: string; repo: string; name: string }): string | undefined {
+  const etag = params.name.split('.')[0] ?? '';
+  if (!ETAG_RE.test(etag)) return undefined;
+  return join(params.cacheDir, LOCKS_DIR_NAME, params.repo, `${etag}.lock`);
+}
+
+/**
+ * True when a process holds the lock of the etag a blob or partial file is
+ * named after: a partial still being written, or a blob a writer is linking
+ * right now. When the lock state cannot be known (flock addon missing,
+ * unreadable lock folder), the answer is "held": deleting a live download is
+ * worse than keeping a dead one.
+ */
+export async function isEtagLockHeld(params: { cacheDir: string; repo: string; name: string }): Promise<boolean> {
+  const lockPath = etagLockPath(params);
+  if (lockPath === undefined) return false;
+  try {
+    return await isLockHeld({ path: lockPath });
+  } catch {
+    return true;
+  }
+}
