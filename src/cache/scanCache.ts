@@ -15,6 +15,7 @@
 import { lstatSync, readdirSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
 import { parseRepoFolderName, type RepoType } from './repoId.js';
 import { readRefsSync } from './readRefs.js';
 import { isCommitHash } from './revision.js';
@@ -56,7 +57,10 @@ export interface CachedRevision {
   commit: string;
   refs: string[];
   snapshotPath: string;
+  /** Every file; empty when the scan was asked for `detail: 'summary'`. */
   files: CachedFile[];
+  /** Number of files in the snapshot (also in summary scans). */
+  nbFiles: number;
   /** Sum of the unique blobs of this revision. */
   sizeOnDisk: number;
   lastModified: number;
@@ -105,10 +109,16 @@ export interface ScanCacheParams {
   /** Only these repo folders (`models--org--name`). */
   repos?: string[];
   /**
-   * Worker threads to run the walk on (default 0: this thread, fastest for a
-   * CLI). The server passes 1 so its event loop never waits on a scan;
-   * measured on 20k links, 2 threads were slower than 0 (cloning the result
-   * and starting workers cost more than the split saves).
+   * `files` (default) lists every file of every revision; `summary` keeps
+   * only the per-revision and per-repo totals (what `ls` shows), which is
+   * cheap to pass back from worker threads.
+   */
+  detail?: 'files' | 'summary';
+  /**
+   * Worker threads to run the walk on. Default: 2 for a summary scan of a
+   * big cache (the kernel's path walks dominate and split well over cores),
+   * else 0 (this thread). A full file list is slower to clone back from a
+   * worker than to build here.
    */
   threads?: number;
 }
@@ -139,8 +149,10 @@ export async function scanCache(params: ScanCacheParams): Promise<CacheScan> {
     if (wanted && !wanted.has(entry.name)) continue;
     jobs.push({ repoPath: path, folderName: entry.name, repoType: ref.repoType, repoId: ref.repoId });
   }
-  const threads = canUseWorkers() ? Math.min(params.threads ?? 0, jobs.length) : 0;
-  result.repos = threads > 0 ? await scanReposInWorkers({ jobs, threads }) : jobs.map((job) => scanRepo(job));
+  const summary = params.detail === 'summary';
+  const defaultThreads = summary && jobs.length >= PARALLEL_MIN_REPOS ? Math.min(2, availableParallelism()) : 0;
+  const threads = canUseWorkers() ? Math.min(params.threads ?? defaultThreads, jobs.length) : 0;
+  result.repos = threads > 0 ? await scanReposInWorkers({ jobs, threads, summary }) : scanRepos({ jobs, summary });
   result.repos.sort((a, b) => (a.folderName < b.folderName ? -1 : a.folderName > b.folderName ? 1 : 0));
   result.sizeOnDisk = result.repos.reduce((sum, repo) => sum + repo.sizeOnDisk, 0);
   return result;
@@ -153,9 +165,15 @@ export interface RepoJob {
   repoId: string;
 }
 
+const PARALLEL_MIN_REPOS = 32;
+
 /** Scans repo folders synchronously; the worker entry point calls this. */
-export function scanRepos(params: { jobs: RepoJob[] }): CachedRepo[] {
-  return params.jobs.map((job) => scanRepo(job));
+export function scanRepos(params: { jobs: RepoJob[]; summary?: boolean }): CachedRepo[] {
+  return params.jobs.map((job) => {
+    const repo = scanRepo(job);
+    if (params.summary) for (const revision of repo.revisions) revision.files = [];
+    return repo;
+  });
 }
 
 function canUseWorkers(): boolean {
@@ -163,7 +181,7 @@ function canUseWorkers(): boolean {
   return import.meta.url.endsWith('.js');
 }
 
-async function scanReposInWorkers(params: { jobs: RepoJob[]; threads: number }): Promise<CachedRepo[]> {
+async function scanReposInWorkers(params: { jobs: RepoJob[]; threads: number; summary: boolean }): Promise<CachedRepo[]> {
   const chunks: RepoJob[][] = Array.from({ length: params.threads }, () => []);
   params.jobs.forEach((job, i) => (chunks[i % params.threads] as RepoJob[]).push(job));
   const url = new URL('./scanWorker.js', import.meta.url);
@@ -171,7 +189,7 @@ async function scanReposInWorkers(params: { jobs: RepoJob[]; threads: number }):
     chunks.map(
       (jobs) =>
         new Promise<CachedRepo[]>((resolveChunk, reject) => {
-          const worker = new Worker(url, { workerData: { jobs } });
+          const worker = new Worker(url, { workerData: { jobs, summary: params.summary } });
           worker.once('message', (repos: CachedRepo[]) => {
             resolveChunk(repos);
             void worker.terminate();
@@ -240,6 +258,7 @@ function scanRepo(params: RepoJob): CachedRepo {
         refs: (refsByCommit.get(entry.name) ?? []).sort(),
         snapshotPath,
         files,
+        nbFiles: files.length,
         sizeOnDisk: sum(unique.values()),
         lastModified,
       });

@@ -2,5 +2,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { scanRepos, type RepoJob } from './scanCache.js';
 
-const { jobs } = workerData as { jobs: RepoJob[] };
-parentPort?.postMessage(scanRepos({ jobs }));
+const { jobs, summary } = workerData as { jobs: RepoJob[]; summary: boolean };
+parentPort?.postMessage(scanRepos({ jobs, summary }));

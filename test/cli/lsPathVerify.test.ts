@@ -85,6 +85,28 @@ describe('ls', () => {
   });
 });
 
+describe('ls on a big cache (scanned on worker threads)', () => {
+  it('reports the same repos, sizes and counts as the single-thread full scan', async () => {
+    const cacheDir = join(await makeTempDir(), 'hub');
+    await buildCache({
+      cacheDir,
+      repos: Array.from({ length: 40 }, (_, i) => ({
+        repoId: `org/m${i}`,
+        revisions: [
+          { refs: ['main'], files: { 'a.bin': Buffer.alloc(10 + i, 1), 'sub/b.bin': Buffer.alloc(20 + i, 2) } },
+          { refs: i % 2 ? ['v1'] : [], files: { 'a.bin': Buffer.alloc(10 + i, 1), 'c.txt': `c${i}` } },
+        ],
+      })),
+    });
+    const summary = (await runCli({ args: ['ls', '--json', '--revisions', '--cache-dir', cacheDir] })).json();
+    const full = (await runCli({ args: ['ls', '--json', '--revisions', '--files', '--cache-dir', cacheDir] })).json();
+    const strip = (data: any) => data.repos.map((r: any) => ({ ...r, revisions: r.revisions.map(({ files: _files, ...rest }: any) => rest) }));
+    expect(summary.repos).toHaveLength(40);
+    expect(strip(summary)).toEqual(strip(full));
+    expect(summary.sizeOnDisk).toBe(full.sizeOnDisk);
+  });
+});
+
 describe('path', () => {
   let cacheDir: string;
   let built: Awaited<ReturnType<typeof buildSampleCache>>;

@@ -4,6 +4,7 @@ import { scanCache, type CachedRepo, type CacheScan } from '../../cache/scanCach
 import { parseRepoFilter, sortRepos } from '../../cache/repoFilter.js';
 import { formatRepoRef } from '../../cache/repoId.js';
 import { addCommonOptions, runCommand } from '../context.js';
+import type { Output } from '../output.js';
 import { formatAge, formatBytes } from '../format.js';
 
 interface LsOptions {
@@ -11,6 +12,7 @@ interface LsOptions {
   files?: boolean;
   sort: string;
   filter: string[];
+  manifest?: string;
 }
 
 export function registerLsCommand(program: Command): void {
@@ -20,27 +22,30 @@ export function registerLsCommand(program: Command): void {
     .option('--revisions', 'one row per revision instead of per repo')
     .option('--files', 'with --json: include every file of every revision')
     .option('--sort <key>', 'size | accessed | modified | name (add :asc or :desc)', 'name')
-    .option('--filter <expr>', 'keep repos matching EXPR (repeatable, all must match): size>1GB, accessed>30d, modified<7d, type=dataset, name~qwen, ref=main, incomplete, warnings', collect, []);
+    .option('--filter <expr>', 'keep repos matching EXPR (repeatable, all must match): size>1GB, accessed>30d, modified<7d, type=dataset, name~qwen, ref=main, incomplete, warnings', collect, [])
+    .option('-f, --manifest <file>', 'show which services of this manifest use each repo (default: $HUBCACHE_MANIFEST, else ./hubcache.yaml if present)');
   addCommonOptions(cmd).addHelpText(
     'after',
     `
 Examples:
   $ hubcache ls --sort size
   $ hubcache ls --filter 'accessed>30d' --filter 'size>1GB'
-  $ hubcache ls --revisions --json | jq '.repos[].revisions[].commit'`,
+  $ hubcache ls --revisions --json | jq '.repos[].revisions[].commit'
+  $ hubcache ls -f hubcache.yaml          # SERVICES column; repos no service uses are listed`,
   );
   cmd.action(
     runCommand(async ({ config, out }, options: LsOptions) => {
       const now = Date.now();
       const predicates = options.filter.map((expr) => parseRepoFilter({ expr }));
       const sortKey = options.sort;
-      const scan = await scanCache({ cacheDir: config.cacheDir });
+      const scan = await scanCache({ cacheDir: config.cacheDir, detail: options.files ? 'files' : 'summary' });
       const repos = sortRepos({ repos: scan.repos.filter((r) => predicates.every((p) => p(r, now))), sort: sortKey });
       const warnings = [...scan.warnings, ...repos.flatMap((r) => r.warnings)];
+      const services = await manifestServices({ out, path: options.manifest, envPath: config.manifestPath });
       if (!scan.exists) out.warn(`cache folder ${scan.cacheDir} does not exist yet`);
       out.result({
-        data: toJson({ scan, repos, files: options.files === true }),
-        text: options.revisions ? revisionTable({ out, repos, now }) : repoTable({ out, repos, now, scan }),
+        data: toJson({ scan, repos, files: options.files === true, services }),
+        text: options.revisions ? revisionTable({ out, repos, now }) : repoTable({ out, repos, now, scan, services }),
       });
       if (!out.json) {
         for (const w of warnings) out.warn(`${w.path}: ${w.message}`);
@@ -55,7 +60,24 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function repoTable(params: { out: { table: (p: never) => string[] }; repos: CachedRepo[]; now: number; scan: CacheScan }): string[] {
+/**
+ * Which services of the manifest use each repo (folder name -> services), or
+ * undefined without a manifest. A broken manifest only costs the column here:
+ * listing the cache must keep working.
+ */
+async function manifestServices(params: { out: Output; path: string | undefined; envPath: string | undefined }): Promise<Map<string, string[]> | undefined> {
+  const { loadManifest } = await import('../../manifest/loadManifest.js');
+  const { servicesByRepo } = await import('../../manifest/servicesByRepo.js');
+  try {
+    const manifest = await loadManifest({ path: params.path, envPath: params.envPath, required: false });
+    return manifest ? servicesByRepo({ manifest }) : undefined;
+  } catch (err) {
+    params.out.warn(`${(err as Error).message}; the SERVICES column is left out`);
+    return undefined;
+  }
+}
+
+function repoTable(params: { out: { table: (p: never) => string[] }; repos: CachedRepo[]; now: number; scan: CacheScan; services: Map<string, string[]> | undefined }): string[] {
   const { repos, now, scan } = params;
   if (repos.length === 0) return [`No repos in ${scan.cacheDir}`];
   const lines = (params.out as unknown as import('../output.js').Output).table({
@@ -69,11 +91,16 @@ function repoTable(params: { out: { table: (p: never) => string[] }; repos: Cach
       { header: 'REFS', value: (r) => Object.keys(r.refs).join(',') },
       { header: 'ACCESSED', value: (r) => formatAge({ ms: r.lastAccessed, now }) },
       { header: 'MODIFIED', value: (r) => formatAge({ ms: r.lastModified, now }) },
+      ...(params.services ? [{ header: 'SERVICES', value: (r: CachedRepo) => params.services?.get(r.folderName)?.join(',') ?? '-' }] : []),
       { header: 'NOTES', value: (r) => notes(r) },
     ],
   });
   const total = repos.reduce((s, r) => s + r.sizeOnDisk, 0);
   lines.push('', `${repos.length} repo(s), ${formatBytes(total)} on disk in ${scan.cacheDir}`);
+  const unused = params.services ? repos.filter((r) => !params.services?.has(r.folderName)) : [];
+  if (unused.length > 0) {
+    lines.push(`${unused.length} repo(s), ${formatBytes(unused.reduce((s, r) => s + r.sizeOnDisk, 0))}, used by no service of the manifest: ${unused.map((r) => formatRepoRef(r)).join(', ')}`);
+  }
   return lines;
 }
 
@@ -86,7 +113,7 @@ function revisionTable(params: { out: unknown; repos: CachedRepo[]; now: number 
       { header: 'REPO ID', value: (r) => formatRepoRef(r.repo) },
       { header: 'REVISION', value: (r) => r.revision.commit },
       { header: 'SIZE', value: (r) => formatBytes(r.revision.sizeOnDisk), align: 'right' },
-      { header: 'FILES', value: (r) => String(r.revision.files.length), align: 'right' },
+      { header: 'FILES', value: (r) => String(r.revision.nbFiles), align: 'right' },
       { header: 'REFS', value: (r) => r.revision.refs.join(',') },
       { header: 'MODIFIED', value: (r) => formatAge({ ms: r.revision.lastModified, now: params.now }) },
     ],
@@ -105,7 +132,7 @@ function iso(ms: number): string | null {
   return ms ? new Date(ms).toISOString() : null;
 }
 
-function toJson(params: { scan: CacheScan; repos: CachedRepo[]; files: boolean }): unknown {
+function toJson(params: { scan: CacheScan; repos: CachedRepo[]; files: boolean; services: Map<string, string[]> | undefined }): unknown {
   return {
     cacheDir: params.scan.cacheDir,
     exists: params.scan.exists,
@@ -123,12 +150,13 @@ function toJson(params: { scan: CacheScan; repos: CachedRepo[]; files: boolean }
       orphanBlobs: repo.orphanBlobs,
       incomplete: repo.incomplete,
       warnings: repo.warnings,
+      ...(params.services ? { services: params.services.get(repo.folderName) ?? [] } : {}),
       revisions: repo.revisions.map((rev) => ({
         commit: rev.commit,
         refs: rev.refs,
         snapshotPath: rev.snapshotPath,
         sizeOnDisk: rev.sizeOnDisk,
-        nbFiles: rev.files.length,
+        nbFiles: rev.nbFiles,
         lastModified: iso(rev.lastModified),
         ...(params.files
           ? {
