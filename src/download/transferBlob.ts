@@ -184,7 +184,8 @@ async function checkFreeSpace(params: { dir: string; needed: number; what: strin
   }
 }
 
-async function runSegment(args: {
+/** One stream's job: fill `segment` of the partial file. */
+interface SegmentJob {
   params: TransferBlobParams;
   handle: FileHandle;
   segment: Segment;
@@ -193,7 +194,9 @@ async function runSegment(args: {
   getSourceEtag: () => string | undefined;
   onSourceEtag: (etag: string) => void;
   onWritten: (bytes: number) => void;
-}): Promise<void> {
+}
+
+async function runSegment(args: SegmentJob): Promise<void> {
   const { params, segment, signal } = args;
   const retries = params.retries ?? 5;
   // The retry budget counts failures in a row without progress: a long download on a flaky
@@ -234,16 +237,7 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-async function streamOnce(args: {
-  params: TransferBlobParams;
-  handle: FileHandle;
-  segment: Segment;
-  ranged: boolean;
-  signal: AbortSignal;
-  getSourceEtag: () => string | undefined;
-  onSourceEtag: (etag: string) => void;
-  onWritten: (bytes: number) => void;
-}): Promise<void> {
+async function streamOnce(args: SegmentJob): Promise<void> {
   const { params, handle, segment, signal } = args;
   const from = segment.start + segment.done;
   const headers: Record<string, string> = { 'accept-encoding': 'identity' };
