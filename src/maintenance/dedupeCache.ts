@@ -13,7 +13,7 @@ import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { hashMany, type HashJob } from '../cache/hashPool.js';
 import { assertInsideCache } from '../cache/insideCache.js';
 import { scanCache } from '../cache/scanCache.js';
-import { readRepoInventory, type FileFacts } from './repoInventory.js';
+import { fileFacts, readRepoInventory, type FileFacts } from './repoInventory.js';
 import { tempSiblingPath } from './tempFiles.js';
 
 export interface DedupeGroup {
@@ -53,19 +53,21 @@ interface Copy {
 export async function dedupeCache(params: DedupeCacheParams): Promise<DedupeReport> {
   const scan = await scanCache({ cacheDir: params.cacheDir });
   const report: DedupeReport = { cacheDir: scan.cacheDir, dryRun: params.dryRun === true, groups: [], bytesSaved: 0, bytesHashed: 0, skipped: [] };
-  const byName = new Map<string, Copy[]>();
-  await Promise.all(
-    scan.repos.map(async (repo) => {
-      const inventory = await readRepoInventory({ repoPath: repo.repoPath, folderName: repo.folderName });
-      for (const [name, facts] of inventory.blobs) {
-        if (!hashAlgorithmForBlobName({ name })) continue;
-        byName.set(name, [...(byName.get(name) ?? []), { repo: repo.folderName, facts }]);
-      }
-    }),
-  );
+  const byName = new Map<string, Array<{ repo: string; path: string }>>();
+  for (const repo of scan.repos) {
+    for (const [name, path] of readRepoInventory({ repoPath: repo.repoPath, folderName: repo.folderName, snapshots: false }).blobs) {
+      if (hashAlgorithmForBlobName({ name })) byName.set(name, [...(byName.get(name) ?? []), { repo: repo.folderName, path }]);
+    }
+  }
   // Hard links cannot cross filesystems, so copies are grouped per device too.
   const groups: Copy[][] = [];
-  for (const copies of byName.values()) {
+  for (const [name, found] of byName) {
+    if (found.length < 2) continue;
+    const copies: Copy[] = [];
+    for (const { repo, path } of found) {
+      const facts = fileFacts({ path, name });
+      if (facts) copies.push({ repo, facts });
+    }
     const byDev = new Map<string, Copy[]>();
     for (const copy of copies) {
       const dev = copy.facts.inodeKey.split(':')[0] as string;

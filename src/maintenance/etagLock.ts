@@ -23,18 +23,22 @@ export function etagLockPath(params: { cacheDir: string; repo: string; name: str
 }
 
 /**
- * True when a process holds the lock of the etag a blob or partial file is
+ * Whether a process holds the lock of the etag a blob or partial file is
  * named after: a partial still being written, or a blob a writer is linking
- * right now. When the lock state cannot be known (flock addon missing,
- * unreadable lock folder), the answer is "held": deleting a live download is
- * worse than keeping a dead one.
+ * right now. `unknown` when the lock state cannot be read (flock addon
+ * missing, unreadable lock folder): callers decide what that means for them.
  */
-export async function isEtagLockHeld(params: { cacheDir: string; repo: string; name: string }): Promise<boolean> {
+export async function etagLockState(params: { cacheDir: string; repo: string; name: string }): Promise<'held' | 'free' | 'unknown'> {
   const lockPath = etagLockPath(params);
-  if (lockPath === undefined) return false;
+  if (lockPath === undefined) return 'free';
   try {
-    return await isLockHeld({ path: lockPath });
+    return (await isLockHeld({ path: lockPath })) ? 'held' : 'free';
   } catch {
-    return true;
+    return 'unknown';
   }
+}
+
+/** For partials: an unknown lock state counts as held, since deleting a live download is worse than keeping a dead one. */
+export async function isEtagLockHeld(params: { cacheDir: string; repo: string; name: string }): Promise<boolean> {
+  return (await etagLockState(params)) !== 'free';
 }

@@ -5,15 +5,16 @@
  * a ref that moved is kept, a blob that got linked again is kept, a partial
  * whose lock is held is kept, a folder that is no longer empty is kept.
  */
-import { lstat, readdir, readlink, rmdir } from 'node:fs/promises';
+import { lstat, readdir, rmdir } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { HubcacheError, fromSystemError, isHubcacheError } from '../errors.js';
 import { assertInsideCache, removeInsideCache } from '../cache/insideCache.js';
 import { readRef } from '../cache/readRefs.js';
-import { isEtagLockHeld } from './etagLock.js';
+import { etagLockState } from './etagLock.js';
 import { partialStateFile } from './partialStateFile.js';
 import { planPhase, type Plan, type PlanItem } from './plan.js';
+import { readRepoInventory } from './repoInventory.js';
 import { treeBytes } from './treeBytes.js';
 
 export interface ExecuteStep {
@@ -115,16 +116,17 @@ async function removeItem(params: { cacheDir: string; item: PlanItem; linkedNow:
       // Re-read the snapshots right before the repo's first blob goes: another tool may have
       // linked a blob since we planned. The window left (between this read and the unlink)
       // is as small as a cleanup that cannot lock out writers can make it.
-      linked = await linkedBlobNames({ repoPath });
+      linked = readRepoInventory({ repoPath, folderName: basename(repoPath), readLinks: true }).linkedBlobs;
       params.linkedNow.set(repoPath, linked);
     }
     if (linked.has(basename(item.path))) return { status: 'skipped', bytesFreed: 0, detail: 'a snapshot links to it again (linked by another process since planning)' };
   }
   if ((item.kind === 'blob' || item.kind === 'partial') && item.repo !== undefined) {
     // Writers hold the etag's lock while they write a partial and while they link a fresh blob.
-    if (await isEtagLockHeld({ cacheDir, repo: item.repo, name: basename(item.path) })) {
-      return { status: 'skipped', bytesFreed: 0, detail: 'its lock is held by a running download' };
-    }
+    const lock = await etagLockState({ cacheDir, repo: item.repo, name: basename(item.path) });
+    if (lock === 'held') return { status: 'skipped', bytesFreed: 0, detail: 'its lock is held by a running download' };
+    // A blob has had its links re-read just now; a partial whose lock cannot be read might still be growing.
+    if (lock === 'unknown' && item.kind === 'partial') return { status: 'skipped', bytesFreed: 0, detail: 'its lock state cannot be read (flock unavailable), so it may still be in use' };
   }
   // Hard links: the bytes are freed only when the last link goes.
   const bytes = stats.isFile() && stats.nlink <= 1 ? stats.size : 0;
@@ -165,26 +167,4 @@ async function removeEmptyTree(params: { cacheDir: string; path: string }): Prom
     if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
     throw err;
   }
-}
-
-/** Blob names that some snapshot link of the repo points to right now. */
-async function linkedBlobNames(params: { repoPath: string }): Promise<Set<string>> {
-  const blobsDir = join(params.repoPath, 'blobs');
-  const names = new Set<string>();
-  async function walk(dir: string): Promise<void> {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
-    await Promise.all(
-      entries.map(async (entry) => {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) return walk(path);
-        if (!entry.isSymbolicLink()) return;
-        const target = await readlink(path).catch(() => undefined);
-        if (target === undefined) return;
-        const resolved = resolve(dirname(path), target);
-        if (dirname(resolved) === blobsDir) names.add(basename(resolved));
-      }),
-    );
-  }
-  await walk(join(params.repoPath, 'snapshots'));
-  return names;
 }

@@ -113,8 +113,10 @@ export const PLAN_PHASES: ReadonlyArray<ReadonlyArray<PlanItemKind>> = [
   ['folder'],
 ];
 
+const PHASE_OF = Object.fromEntries(PLAN_PHASES.flatMap((kinds, phase) => kinds.map((kind) => [kind, phase]))) as Record<PlanItemKind, number>;
+
 export function planPhase(kind: PlanItemKind): number {
-  return PLAN_PHASES.findIndex((kinds) => kinds.includes(kind));
+  return PHASE_OF[kind];
 }
 
 export function planTotals(params: { items: PlanItem[] }): PlanTotals {

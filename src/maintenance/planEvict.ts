@@ -14,7 +14,7 @@ import { formatRepoRef } from '../cache/repoId.js';
 import { scanCache, type CachedRepo, type CachedRevision } from '../cache/scanCache.js';
 import { isPinned, makePlan, type DraftItem, type PinnedRevisions, type Plan, type PlanBudget, type PlanRevision } from './plan.js';
 import { planRepoRemoval } from './planRepoRemoval.js';
-import { readRepoInventory, type RepoInventory } from './repoInventory.js';
+import { fileFacts, readRepoInventory, type RepoInventory } from './repoInventory.js';
 
 export interface PlanEvictParams {
   cacheDir: string;
@@ -37,10 +37,7 @@ interface Candidate {
 export async function planEvict(params: PlanEvictParams): Promise<Plan> {
   const scan = await scanCache({ cacheDir: params.cacheDir });
   const accessLog = params.accessLog ?? (await readAccessLog({ cacheDir: scan.cacheDir }));
-  const inventories = new Map<string, RepoInventory>();
-  await Promise.all(
-    scan.repos.map(async (repo) => inventories.set(repo.folderName, await readRepoInventory({ repoPath: repo.repoPath, folderName: repo.folderName }))),
-  );
+  const inventories = new Map(scan.repos.map((repo) => [repo.folderName, readRepoInventory({ repoPath: repo.repoPath, folderName: repo.folderName, snapshots: false })]));
   const candidates = (
     await Promise.all(
       scan.repos.flatMap((repo) =>
@@ -140,7 +137,8 @@ async function describeRevision(params: {
         // The link's own mtime is when a download (or `hubcache path`'s writer) last made it.
         const link = await lstat(file.snapshotPath).catch(() => undefined);
         if (link) lastUsed = Math.max(lastUsed, link.mtimeMs);
-        const blob = file.blobName !== undefined && !file.problem ? inventory.blobs.get(file.blobName) : undefined;
+        const blobPath = file.blobName !== undefined && !file.problem ? inventory.blobs.get(file.blobName) : undefined;
+        const blob = blobPath !== undefined ? fileFacts({ path: blobPath, name: file.blobName as string }) : undefined;
         if (blob) content.set(blob.inodeKey, blob.size);
         return;
       }

@@ -7,13 +7,15 @@
  * Everything younger than `minAgeMs` stays: a writer commits a blob a moment
  * before it links it, and creates a folder a moment before it fills it.
  */
+import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { readRefsSync } from '../cache/readRefs.js';
+import { parseRepoFolderName } from '../cache/repoId.js';
 import { isCommitHash } from '../cache/revision.js';
 import { HUBCACHE_DIR_NAME } from '../cache/repoPaths.js';
-import { scanCache, type CachedRepo } from '../cache/scanCache.js';
 import { makePlan, type DraftItem, type Plan } from './plan.js';
-import { readRepoInventory, type FileFacts, type RepoInventory } from './repoInventory.js';
+import { fileFacts, readRepoInventory, type FileFacts, type RepoInventory } from './repoInventory.js';
 import { listPartialStateFiles } from './partialStateFile.js';
 import { isTempFileName } from './tempFiles.js';
 import { treeBytes } from './treeBytes.js';
@@ -31,32 +33,47 @@ export async function planGc(params: PlanGcParams): Promise<Plan> {
   const now = params.now ?? Date.now();
   const minAge = params.minAgeMs ?? DEFAULT_GC_MIN_AGE_MS;
   const old = (mtimeMs: number): boolean => now - mtimeMs >= minAge;
-  const scan = await scanCache({ cacheDir: params.cacheDir });
+  const cacheDir = resolve(params.cacheDir);
   const counters = { young: 0 };
-  const perRepo = await Promise.all(
-    scan.repos.map(async (repo) => {
-      const inventory = await readRepoInventory({ repoPath: repo.repoPath, folderName: repo.folderName });
-      return planRepoGc({ repo, inventory, old, counters });
-    }),
-  );
-  const items: DraftItem[] = perRepo.flat();
-  if (scan.exists) items.push(...(await planRootTemps({ cacheDir: scan.cacheDir, old, counters })));
+  const items: DraftItem[] = [];
+  // gc needs no revision details, only which blobs links point to: its own walk is a third of a full scan.
+  for (const repo of listRepoFolders({ cacheDir })) {
+    const inventory = readRepoInventory({ repoPath: join(cacheDir, repo), folderName: repo, readLinks: true });
+    const refs = readRefsSync({ refsDir: join(cacheDir, repo, 'refs') }).refs;
+    items.push(...(await planRepoGc({ inventory, refs, old, counters })));
+  }
+  items.push(...(await planRootTemps({ cacheDir, old, counters })));
   const notes: string[] = [];
   if (counters.young > 0) {
     notes.push(`${counters.young} unused item(s) stay because they changed less than ${Math.round(minAge / 60000)} min ago (a writer may still be using them); --min-age 0 includes them`);
   }
-  return makePlan({ command: 'gc', cacheDir: scan.cacheDir, items, notes });
+  return makePlan({ command: 'gc', cacheDir, items, notes });
+}
+
+/** Repo folders at the root, by the rules scanCache applies (real folders with a repo folder name). */
+function listRepoFolders(params: { cacheDir: string }): string[] {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(params.cacheDir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.') && parseRepoFolderName({ name: e.name }) !== undefined)
+    .map((e) => e.name)
+    .sort();
 }
 
 async function planRepoGc(params: {
-  repo: CachedRepo;
   inventory: RepoInventory;
+  refs: Map<string, string>;
   old: (mtimeMs: number) => boolean;
   counters: { young: number };
 }): Promise<DraftItem[]> {
-  const { repo, inventory, old, counters } = params;
+  const { inventory, old, counters } = params;
   const items: DraftItem[] = [];
-  const name = repo.folderName;
+  const name = inventory.folderName;
   const item = (facts: FileFacts, kind: DraftItem['kind'], reason: string): DraftItem => ({
     kind,
     path: facts.path,
@@ -71,10 +88,10 @@ async function planRepoGc(params: {
     return true;
   };
 
-  const linked = new Set<string>();
-  for (const revision of repo.revisions) for (const file of revision.files) if (file.blobName !== undefined) linked.add(file.blobName);
-  for (const [blobName, facts] of inventory.blobs) {
-    if (linked.has(blobName) || keepIfYoung(facts.mtimeMs)) continue;
+  for (const [blobName, path] of inventory.blobs) {
+    if (inventory.linkedBlobs.has(blobName)) continue;
+    const facts = fileFacts({ path, name: blobName });
+    if (!facts || keepIfYoung(facts.mtimeMs)) continue;
     items.push(item(facts, 'blob', 'no snapshot links to it'));
   }
   for (const facts of inventory.temps) {
@@ -82,7 +99,8 @@ async function planRepoGc(params: {
   }
 
   // Markers and listings serve a revision that still has a snapshot or a ref; the others are leftovers.
-  const live = new Set<string>([...repo.revisions.map((r) => r.commit), ...Object.values(repo.refs).filter(isCommitHash)]);
+  const referenced = new Set([...params.refs.values()].filter(isCommitHash));
+  const live = new Set<string>([...inventory.snapshotCommits, ...referenced]);
   for (const [commit, path] of inventory.noExist) {
     if (live.has(commit)) continue;
     items.push({ kind: 'noExist', path, bytes: await treeBytes({ path }), reason: `"file absent" markers of ${commit.slice(0, 12)}, which is no longer cached`, repo: name });
@@ -90,7 +108,7 @@ async function planRepoGc(params: {
   for (const [commit, facts] of inventory.trees) {
     if (!live.has(commit)) items.push(item(facts, 'tree', `file listing of ${commit.slice(0, 12)}, which is no longer cached`));
   }
-  items.push(...(await emptyFolders({ repo, inventory, live, old, counters })));
+  items.push(...emptyFolders({ inventory, referenced: new Set(params.refs.values()), old, counters }));
   return items;
 }
 
@@ -100,28 +118,27 @@ async function planRepoGc(params: {
  * other tools expect them. A snapshot folder a ref points to stays even empty,
  * or the ref would dangle.
  */
-async function emptyFolders(params: {
-  repo: CachedRepo;
+function emptyFolders(params: {
   inventory: RepoInventory;
-  live: Set<string>;
+  /** Commits refs point to: their snapshot folders stay even when empty. */
+  referenced: Set<string>;
   old: (mtimeMs: number) => boolean;
   counters: { young: number };
-}): Promise<DraftItem[]> {
-  const { repo, inventory } = params;
-  const referenced = new Set(Object.values(repo.refs));
-  const snapshotsDir = join(repo.repoPath, 'snapshots');
-  const structural = new Set(['blobs', 'refs', 'snapshots'].map((d) => join(repo.repoPath, d)));
+}): DraftItem[] {
+  const { inventory, referenced } = params;
+  const repoPath = inventory.repoPath;
+  const snapshotsDir = join(repoPath, 'snapshots');
+  const structural = new Set(['blobs', 'refs', 'snapshots'].map((d) => join(repoPath, d)));
   const mtimes = new Map<string, number>();
-  await Promise.all(
-    inventory.dirs
-      .filter((d) => d.empty)
-      .map(async (d) => {
-        const stats = await lstat(d.path).catch(() => undefined);
-        if (stats) mtimes.set(d.path, stats.mtimeMs);
-      }),
-  );
-  const whole = inventory.empty && [...mtimes.values()].every(params.old) && (await isOld({ path: repo.repoPath, old: params.old }));
-  if (whole) return [{ kind: 'folder', path: repo.repoPath, bytes: 0, reason: 'empty repo folder', repo: repo.folderName }];
+  for (const d of inventory.dirs) {
+    if (!d.empty) continue;
+    const stats = lstatSync(d.path, { throwIfNoEntry: false });
+    if (stats) mtimes.set(d.path, stats.mtimeMs);
+  }
+  const repoStats = inventory.empty ? lstatSync(repoPath, { throwIfNoEntry: false }) : undefined;
+  if (repoStats && [...mtimes.values()].every(params.old) && params.old(repoStats.mtimeMs)) {
+    return [{ kind: 'folder', path: repoPath, bytes: 0, reason: 'empty repo folder', repo: inventory.folderName }];
+  }
 
   // Children come before parents in inventory.dirs, so a folder's verdict can use its children's.
   const eligible = new Set<string>();
@@ -143,12 +160,7 @@ async function emptyFolders(params: {
   }
   return [...eligible]
     .filter((path) => !eligible.has(dirname(path)))
-    .map((path) => ({ kind: 'folder' as const, path, bytes: 0, reason: 'empty folder', repo: repo.folderName }));
-}
-
-async function isOld(params: { path: string; old: (mtimeMs: number) => boolean }): Promise<boolean> {
-  const stats = await lstat(params.path).catch(() => undefined);
-  return stats !== undefined && params.old(stats.mtimeMs);
+    .map((path) => ({ kind: 'folder' as const, path, bytes: 0, reason: 'empty folder', repo: inventory.folderName }));
 }
 
 /** Temp files in the cache root and in hubcache's own folder (access records). */
@@ -156,7 +168,7 @@ async function planRootTemps(params: { cacheDir: string; old: (mtimeMs: number) 
   const items: DraftItem[] = [];
   const root = await readdir(params.cacheDir, { withFileTypes: true }).catch(() => []);
   const candidates = root.filter((e) => e.isFile() && isTempFileName(e.name)).map((e) => join(params.cacheDir, e.name));
-  const own: RepoInventory = await readRepoInventory({ repoPath: join(params.cacheDir, HUBCACHE_DIR_NAME), folderName: HUBCACHE_DIR_NAME });
+  const own: RepoInventory = readRepoInventory({ repoPath: join(params.cacheDir, HUBCACHE_DIR_NAME), folderName: HUBCACHE_DIR_NAME });
   for (const record of await listPartialStateFiles({ cacheDir: params.cacheDir })) {
     if (await lstat(record.partialPath).then(() => true, () => false)) continue;
     if (!params.old(record.mtimeMs)) {

@@ -45,7 +45,7 @@ export async function planPrune(params: PlanPruneParams): Promise<Plan> {
         unreferenced.set(revision.commit, 'no ref points to it');
       }
       if (unreferenced.size === 0 && repo.incomplete.files.length === 0) return;
-      const inventory = await readRepoInventory({ repoPath: repo.repoPath, folderName: repo.folderName });
+      const inventory = readRepoInventory({ repoPath: repo.repoPath, folderName: repo.folderName, snapshots: false });
       const partials: FileFacts[] = [];
       for (const partial of inventory.partials) {
         if (now - partial.mtimeMs < minAge) youngPartials += 1;

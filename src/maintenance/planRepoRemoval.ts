@@ -5,11 +5,12 @@
  * stay. When every revision goes, the repo goes as a whole: refs, markers,
  * unlinked blobs, and finally the folder itself.
  */
-import { lstat, readlink } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { readlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { CachedRepo } from '../cache/scanCache.js';
 import type { DraftItem, PlanRevision } from './plan.js';
-import type { FileFacts, RepoInventory } from './repoInventory.js';
+import { fileFacts, type FileFacts, type RepoInventory } from './repoInventory.js';
 import { partialItem } from './partialStateFile.js';
 import { treeBytes } from './treeBytes.js';
 
@@ -56,7 +57,7 @@ export async function planRepoRemoval(params: RepoRemovalParams): Promise<RepoRe
     if (wholeRepo) reason ??= wholeReason;
     if (reason === undefined) continue;
     const path = join(refsDir, ...name.split('/'));
-    const { inode } = await entryOf(path);
+    const { inode } = entryOf(path);
     items.push({ kind: 'ref', path, bytes: inode?.size ?? 0, reason, repo: repoName, revision: commit, ...(inode ? { inode } : {}) });
     // refs/refs/pr/1 leaves refs/refs/pr behind; keep refs/ itself, other tools expect it.
     for (let dir = dirname(path); dir !== refsDir && dir.startsWith(refsDir); dir = dirname(dir)) {
@@ -85,7 +86,12 @@ export async function planRepoRemoval(params: RepoRemovalParams): Promise<RepoRe
     for (const file of revision.files) {
       const why = reason ?? fileReasons?.get(file.path);
       if (why === undefined) continue;
-      items.push(await snapshotEntryItem({ path: file.snapshotPath, reason: why, repo: repoName, revision: revision.commit }));
+      // A link frees nothing itself and needs no lstat (prune plans thousands); a copy frees its bytes.
+      items.push(
+        file.layout === 'symlink'
+          ? { kind: 'link', path: file.snapshotPath, bytes: 0, reason: why, repo: repoName, revision: revision.commit }
+          : snapshotEntryItem({ path: file.snapshotPath, reason: why, repo: repoName, revision: revision.commit }),
+      );
       if (reason === undefined) {
         // A single file: drop the folders it leaves empty, but keep the revision's own folder.
         for (let dir = dirname(file.snapshotPath); dir !== revision.snapshotPath && dir.startsWith(revision.snapshotPath); dir = dirname(dir)) {
@@ -110,20 +116,22 @@ export async function planRepoRemoval(params: RepoRemovalParams): Promise<RepoRe
     const target = await readlink(warning.path).catch(() => undefined);
     const pointsToRemoved = target !== undefined && dirname(resolve(snapshotsDir, target)) === snapshotsDir && removed.has(resolve(snapshotsDir, target).slice(snapshotsDir.length + 1));
     if (pointsToRemoved) items.push({ kind: 'link', path: warning.path, bytes: 0, reason: `hand-made link to removed revision ${short(target.split('/').pop() ?? '')}`, repo: repoName });
-    else if (wholeRepo) items.push(await snapshotEntryItem({ path: warning.path, reason: wholeReason, repo: repoName }));
+    else if (wholeRepo) items.push(snapshotEntryItem({ path: warning.path, reason: wholeReason, repo: repoName }));
   }
 
-  for (const [name, facts] of inventory.blobs) {
+  for (const [name, path] of inventory.blobs) {
     const links = linkedBy.get(name) ?? [];
-    if (wholeRepo) {
-      const first = links.find(goes);
-      items.push({ ...fileItem({ facts, kind: 'blob', reason: links.length > 0 ? 'only removed revisions link to it' : 'no snapshot links to it', repo: repoName }), ...(first ? { revision: first.commit } : {}) });
-      continue;
+    let reason: string | undefined;
+    if (wholeRepo) reason = links.length > 0 ? 'only removed revisions link to it' : 'no snapshot links to it';
+    else if (links.length > 0 && links.every(goes)) {
+      const commits = [...new Set(links.map((l) => l.commit))];
+      reason = commits.length === 1 ? `only ${short(commits[0] as string)} linked to it` : `only removed revisions (${commits.map(short).join(', ')}) linked to it`;
     }
-    if (links.length === 0 || !links.every(goes)) continue;
-    const commits = [...new Set(links.map((l) => l.commit))];
-    const reason = commits.length === 1 ? `only ${short(commits[0] as string)} linked to it` : `only removed revisions (${commits.map(short).join(', ')}) linked to it`;
-    items.push({ ...fileItem({ facts, kind: 'blob', reason, repo: repoName }), revision: commits[0] as string });
+    if (reason === undefined) continue;
+    const facts = fileFacts({ path, name });
+    if (!facts) continue;
+    const first = links.find(goes);
+    items.push({ ...fileItem({ facts, kind: 'blob', reason, repo: repoName }), ...(first ? { revision: first.commit } : {}) });
   }
 
   if (wholeRepo) {
@@ -160,21 +168,19 @@ function fileItem(params: { facts: FileFacts; kind: DraftItem['kind']; reason: s
  * A snapshot entry: a link frees nothing itself, a copied file (no-symlink
  * layout) frees its bytes, and a stray folder goes only if it ends up empty.
  */
-async function snapshotEntryItem(params: { path: string; reason: string; repo: string; revision?: string }): Promise<DraftItem> {
+function snapshotEntryItem(params: { path: string; reason: string; repo: string; revision?: string }): DraftItem {
   const base = { path: params.path, reason: params.reason, repo: params.repo, ...(params.revision ? { revision: params.revision } : {}) };
-  const entry = await entryOf(params.path);
+  const entry = entryOf(params.path);
   if (entry.isDirectory) return { ...base, kind: 'folder', bytes: 0 };
   if (!entry.inode) return { ...base, kind: 'link', bytes: 0 };
   return { ...base, kind: 'file', bytes: entry.inode.size, inode: entry.inode };
 }
 
-async function entryOf(path: string): Promise<{ isDirectory: boolean; inode?: { key: string; size: number; nlink: number } }> {
-  try {
-    const stats = await lstat(path, { bigint: true });
-    if (!stats.isFile()) return { isDirectory: stats.isDirectory() };
-    return { isDirectory: false, inode: { key: `${stats.dev}:${stats.ino}`, size: Number(stats.size), nlink: Number(stats.nlink) } };
-  } catch {
-    // Gone since the scan: it frees nothing, and the executor will find it missing.
-    return { isDirectory: false };
-  }
+/** Synchronous: prune plans thousands of these, and a promise per lstat costs more than the lstat. */
+function entryOf(path: string): { isDirectory: boolean; inode?: { key: string; size: number; nlink: number } } {
+  const stats = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  // Gone since the scan: it frees nothing, and the executor will find it missing.
+  if (!stats) return { isDirectory: false };
+  if (!stats.isFile()) return { isDirectory: stats.isDirectory() };
+  return { isDirectory: false, inode: { key: `${stats.dev}:${stats.ino}`, size: Number(stats.size), nlink: Number(stats.nlink) } };
 }

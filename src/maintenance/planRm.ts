@@ -89,7 +89,7 @@ export async function planRm(params: PlanRmParams): Promise<Plan> {
       r.whole = undefined;
       notes.push(`${formatRepoRef(r.repo)} ${commit.slice(0, 12)} is pinned and stays`);
     }
-    const inventory = await readRepoInventory({ repoPath: r.repo.repoPath, folderName: r.repo.folderName });
+    const inventory = readRepoInventory({ repoPath: r.repo.repoPath, folderName: r.repo.folderName, snapshots: false });
     const partials: FileFacts[] = [];
     for (const partial of inventory.partials) {
       // An explicit rm of a repo may drop its unfinished downloads, but never one a process is writing.

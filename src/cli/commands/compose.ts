@@ -19,7 +19,16 @@ interface ComposeCheckOptions extends CommonOptions {
 const DEFAULT_COMPOSE_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
 
 export function registerComposeCommand(program: Command): void {
-  const compose = program.command('compose').description('check a docker compose stack that shares the Hugging Face cache');
+  const compose = program
+    .command('compose')
+    .description('check a docker compose stack that shares the Hugging Face cache')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ hubcache compose check
+  $ hubcache compose check docker/docker-compose.yml -f docker/hubcache.yaml`,
+    );
   const cmd = compose
     .command('check')
     .description('report mounts, HF_HOME/HF_HUB_CACHE and model paths that break cache sharing, each with its line and the fix; exit 1 on problems')

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { HubcacheError } from '../../errors.js';
 import { planEvict } from '../../maintenance/planEvict.js';
 import { resolvePins } from '../../maintenance/resolvePins.js';
+import { manifestProtection } from '../../manifest/manifestProtection.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import { parseSize } from '../format.js';
 import { addPlanOptions, collect, runPlan, type PlanOptions } from '../planCommand.js';
@@ -10,6 +11,8 @@ import { addPlanOptions, collect, runPlan, type PlanOptions } from '../planComma
 interface EvictOptions extends PlanOptions {
   maxSize?: string;
   keep: string[];
+  force?: boolean;
+  manifest?: string;
 }
 
 export function registerEvictCommand(program: Command): void {
@@ -17,7 +20,9 @@ export function registerEvictCommand(program: Command): void {
     .command('evict')
     .description('remove least-recently-used revisions until the cache fits --max-size; pinned revisions stay')
     .option('--max-size <size>', 'the budget, e.g. 50GB, 500MiB (required)')
-    .option('--keep <repo[@rev]>', 'never evict this repo, or this revision (repeatable)', collect, []);
+    .option('--keep <repo[@rev]>', 'never evict this repo, or this revision (repeatable)', collect, [])
+    .option('--force', 'also remove revisions hubcache.yaml needs (they are kept otherwise)')
+    .option('--manifest <file>', 'the manifest whose revisions are kept (default: $HUBCACHE_MANIFEST, else ./hubcache.yaml if present)');
   addPlanOptions(addCommonOptions(cmd)).addHelpText(
     'after',
     `
@@ -37,9 +42,11 @@ Examples:
         throw new HubcacheError({ code: 'E_USAGE', message: 'evict needs --max-size', hint: 'For example: hubcache evict --max-size 50GB --dry-run' });
       }
       const maxBytes = parseSize({ text: options.maxSize, what: '--max-size' });
-      const { pinned, unknown } = await resolvePins({ cacheDir: ctx.config.cacheDir, specs: options.keep });
-      for (const spec of unknown) ctx.out.warn(`--keep ${spec}: not in the cache, nothing to keep`);
+      const keep = await resolvePins({ cacheDir: ctx.config.cacheDir, specs: options.keep });
+      for (const spec of keep.unknown) ctx.out.warn(`--keep ${spec}: not in the cache, nothing to keep`);
+      const { pinned, note } = await manifestProtection({ pinned: keep.pinned, cacheDir: ctx.config.cacheDir, manifestPath: options.manifest ?? ctx.config.manifestPath, force: options.force === true });
       const plan = await planEvict({ cacheDir: ctx.config.cacheDir, maxBytes, pinned });
+      if (note) plan.notes.push(note);
       return runPlan({ ctx, plan, options });
     }),
   );

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { planPrune } from '../../maintenance/planPrune.js';
 import { resolvePins } from '../../maintenance/resolvePins.js';
+import { manifestProtection } from '../../manifest/manifestProtection.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import { parseDuration } from '../format.js';
 import { addPlanOptions, collect, runPlan, type PlanOptions } from '../planCommand.js';
@@ -9,6 +10,8 @@ import { addPlanOptions, collect, runPlan, type PlanOptions } from '../planComma
 interface PruneOptions extends PlanOptions {
   keep: string[];
   minAge?: string;
+  force?: boolean;
+  manifest?: string;
 }
 
 export function registerPruneCommand(program: Command): void {
@@ -16,7 +19,9 @@ export function registerPruneCommand(program: Command): void {
     .command('prune')
     .description('remove revisions no ref points to, and partial downloads (*.incomplete, *.downloadInProgress) no process holds a lock on')
     .option('--keep <repo[@rev]>', 'never remove this repo, or this revision (repeatable)', collect, [])
-    .option('--min-age <duration>', 'keep unlocked partial downloads written more recently than this (llama.cpp does not lock)', '1h');
+    .option('--min-age <duration>', 'keep unlocked partial downloads written more recently than this (llama.cpp does not lock)', '1h')
+    .option('--force', 'also remove revisions hubcache.yaml needs (they are kept otherwise)')
+    .option('--manifest <file>', 'the manifest whose revisions are kept (default: $HUBCACHE_MANIFEST, else ./hubcache.yaml if present)');
   addPlanOptions(addCommonOptions(cmd)).addHelpText(
     'after',
     `
@@ -29,13 +34,15 @@ Examples:
   );
   cmd.action(
     runCommand(async (ctx, options: PruneOptions) => {
-      const { pinned, unknown } = await resolvePins({ cacheDir: ctx.config.cacheDir, specs: options.keep });
-      for (const spec of unknown) ctx.out.warn(`--keep ${spec}: not in the cache, nothing to keep`);
+      const keep = await resolvePins({ cacheDir: ctx.config.cacheDir, specs: options.keep });
+      for (const spec of keep.unknown) ctx.out.warn(`--keep ${spec}: not in the cache, nothing to keep`);
+      const { pinned, note } = await manifestProtection({ pinned: keep.pinned, cacheDir: ctx.config.cacheDir, manifestPath: options.manifest ?? ctx.config.manifestPath, force: options.force === true });
       const plan = await planPrune({
         cacheDir: ctx.config.cacheDir,
         pinned,
         ...(options.minAge !== undefined ? { partialMinAgeMs: parseDuration({ text: options.minAge }) } : {}),
       });
+      if (note) plan.notes.push(note);
       return runPlan({ ctx, plan, options });
     }),
   );
