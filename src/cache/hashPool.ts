@@ -56,8 +56,10 @@ export interface HashManyParams {
   jobs: HashJob[];
   /** Worker count; defaults to the number of cores, at most the job count. */
   concurrency?: number;
-  /** Called with bytes hashed since the last call, for progress bars. */
+  /** Called with bytes hashed since the last call. */
   onBytes?: (bytes: number) => void;
+  /** Called with running totals, for progress bars. */
+  onProgress?: (event: { bytesDone: number; bytesTotal: number }) => void;
   onResult?: (result: HashJobResult) => void;
 }
 
@@ -67,6 +69,16 @@ export async function hashMany(params: HashManyParams): Promise<HashJobResult[]>
   const workerCount = Math.max(1, Math.min(params.concurrency ?? availableParallelism(), jobs.length));
   const results: HashJobResult[] = [];
   let next = 0;
+  const bytesTotal = jobs.reduce((sum, job) => sum + job.size, 0);
+  let bytesDone = 0;
+  const onBytes =
+    params.onBytes || params.onProgress
+      ? (n: number): void => {
+          bytesDone += n;
+          params.onBytes?.(n);
+          params.onProgress?.({ bytesDone, bytesTotal });
+        }
+      : undefined;
   const workers: Worker[] = [];
   try {
     await Promise.all(
@@ -76,7 +88,7 @@ export async function hashMany(params: HashManyParams): Promise<HashJobResult[]>
         while (next < jobs.length) {
           const id = next++;
           const job = jobs[id] as HashJob;
-          const result = await runJob({ worker, job, id, onBytes: params.onBytes });
+          const result = await runJob({ worker, job, id, onBytes });
           results.push(result);
           params.onResult?.(result);
         }

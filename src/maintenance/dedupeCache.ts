@@ -86,19 +86,10 @@ export async function dedupeCache(params: DedupeCacheParams): Promise<DedupeRepo
       jobs.push({ path: copy.facts.path, algorithm: hashAlgorithmForBlobName({ name: copy.facts.name }) as HashJob['algorithm'], size: copy.facts.size });
     }
   }
-  const bytesTotal = jobs.reduce((s, j) => s + j.size, 0);
-  let bytesDone = 0;
   const results = await hashMany({
     jobs,
     ...(params.concurrency !== undefined ? { concurrency: params.concurrency } : {}),
-    ...(params.onProgress
-      ? {
-          onBytes: (n: number) => {
-            bytesDone += n;
-            params.onProgress?.({ bytesDone, bytesTotal });
-          },
-        }
-      : {}),
+    ...(params.onProgress ? { onProgress: params.onProgress } : {}),
   });
   const verified = new Set<string>();
   for (const result of results) {

@@ -78,19 +78,10 @@ export async function verifyCache(params: VerifyCacheParams): Promise<VerifyRepo
     }
   }
 
-  const bytesTotal = jobs.reduce((s, j) => s + j.size, 0);
-  let bytesDone = 0;
   const results = await hashMany({
     jobs,
     ...(params.concurrency !== undefined ? { concurrency: params.concurrency } : {}),
-    ...(params.onProgress
-      ? {
-          onBytes: (n: number) => {
-            bytesDone += n;
-            params.onProgress?.({ bytesDone, bytesTotal });
-          },
-        }
-      : {}),
+    ...(params.onProgress ? { onProgress: params.onProgress } : {}),
   });
   const damagedBlobs = new Set<string>();
   let bytesHashed = 0;

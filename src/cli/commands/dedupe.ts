@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { dedupeCache } from '../../maintenance/dedupeCache.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import { formatBytes } from '../format.js';
-import { renderBar, SpeedMeter } from '../progressBar.js';
+import { hashProgress } from '../hashProgress.js';
 
 interface DedupeOptions {
   dryRun?: boolean;
@@ -28,21 +28,13 @@ Examples:
   );
   cmd.action(
     runCommand(async ({ config, out }, options: DedupeOptions) => {
-      const speed = new SpeedMeter();
-      let lastDraw = 0;
-      const onProgress = (e: { bytesDone: number; bytesTotal: number }): void => {
-        const now = Date.now();
-        if (now - lastDraw < 100 && e.bytesDone < e.bytesTotal) return;
-        lastDraw = now;
-        speed.add(e.bytesDone, now);
-        out.live([renderBar({ label: 'hashing', done: e.bytesDone, total: e.bytesTotal, speed: speed.bytesPerSecond })]);
-      };
+      const onProgress = hashProgress({ out, label: 'hashing' });
       const concurrency = options.jobs !== undefined ? Math.max(1, Number.parseInt(options.jobs, 10) || 1) : undefined;
       const report = await dedupeCache({
         cacheDir: config.cacheDir,
         ...(options.dryRun ? { dryRun: true } : {}),
         ...(concurrency !== undefined ? { concurrency } : {}),
-        ...(out.progressEnabled ? { onProgress } : {}),
+        ...(onProgress ? { onProgress } : {}),
       });
       const lines: string[] = [];
       if (report.groups.length > 0) {

@@ -4,7 +4,7 @@ import { parseRepoSpec, repoFolderName } from '../../cache/repoId.js';
 import { verifyCache, type VerifyReport } from '../../maintenance/verifyCache.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import { formatBytes } from '../format.js';
-import { renderBar, SpeedMeter } from '../progressBar.js';
+import { hashProgress } from '../hashProgress.js';
 
 interface VerifyOptions {
   fix?: boolean;
@@ -29,22 +29,14 @@ Examples:
   cmd.action(
     runCommand(async ({ config, out }, repos: string[], options: VerifyOptions) => {
       const folders = repos.length > 0 ? repos.map((spec) => repoFolderName(parseRepoSpec({ spec }))) : undefined;
-      const speed = new SpeedMeter();
-      let lastDraw = 0;
-      const onProgress = (e: { bytesDone: number; bytesTotal: number }): void => {
-        const now = Date.now();
-        if (now - lastDraw < 100 && e.bytesDone < e.bytesTotal) return;
-        lastDraw = now;
-        speed.add(e.bytesDone, now);
-        out.live([renderBar({ label: 'verifying', done: e.bytesDone, total: e.bytesTotal, speed: speed.bytesPerSecond })]);
-      };
+      const onProgress = hashProgress({ out, label: 'verifying' });
       const concurrency = options.jobs !== undefined ? Math.max(1, Number.parseInt(options.jobs, 10) || 1) : undefined;
       const report = await verifyCache({
         cacheDir: config.cacheDir,
         ...(folders ? { repos: folders } : {}),
         ...(options.fix ? { fix: true } : {}),
         ...(concurrency !== undefined ? { concurrency } : {}),
-        ...(out.progressEnabled ? { onProgress } : {}),
+        ...(onProgress ? { onProgress } : {}),
       });
       let after: VerifyReport | undefined;
       if (options.fix && report.actions.length > 0) {
