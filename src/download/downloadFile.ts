@@ -16,6 +16,7 @@ import { ensureCachedirTag } from '../cache/ensureCachedirTag.js';
 import { freshFileMode } from '../cache/freshFileMode.js';
 import { linkSnapshotFile } from '../cache/linkSnapshotFile.js';
 import { acquireLock, type HeldLock, type LockHolder } from '../cache/lock.js';
+import { recordAccess } from '../cache/accessLog.js';
 import { lookupCachedFile } from '../cache/resolveCachedFile.js';
 import { formatRepoRef, type RepoRef } from '../cache/repoId.js';
 import { validateRepoFilePath } from '../cache/repoFilePath.js';
@@ -67,6 +68,13 @@ export interface DownloadFileResult {
 export const DEFAULT_CONNECTIONS = 4;
 
 export async function downloadFile(params: DownloadFileParams): Promise<DownloadFileResult> {
+  const result = await downloadFileOnce(params);
+  // A hint for `evict` (least recently used first); never needed for correctness, never fails a download.
+  await recordAccess({ cacheDir: params.cacheDir, repoFolder: repoPaths(params).folderName, commit: result.commit });
+  return result;
+}
+
+async function downloadFileOnce(params: DownloadFileParams): Promise<DownloadFileResult> {
   const revision = params.revision ?? DEFAULT_REVISION;
   validateRevision({ revision });
   validateRepoFilePath({ path: params.path });

@@ -1,6 +1,7 @@
 /** `hubcache path`: the absolute snapshot path of a cached file, no network. */
 import type { Command } from 'commander';
-import { parseRepoSpec, parseRepoType } from '../../cache/repoId.js';
+import { parseRepoSpec, parseRepoType, repoFolderName } from '../../cache/repoId.js';
+import { recordAccess } from '../../cache/accessLog.js';
 import { validateRepoFilePath } from '../../cache/repoFilePath.js';
 import { resolveCachedFile } from '../../cache/resolveCachedFile.js';
 import { addCommonOptions, runCommand } from '../context.js';
@@ -30,6 +31,7 @@ Examples:
       const ref = parseRepoSpec({ spec: repo, ...(options.repoType ? { defaultType: parseRepoType({ value: options.repoType }) } : {}) });
       validateRepoFilePath({ path: file });
       const found = await resolveCachedFile({ ...ref, cacheDir: config.cacheDir, revision: options.revision, path: file });
+      await recordAccess({ cacheDir: config.cacheDir, repoFolder: repoFolderName(ref), commit: found.commit });
       out.result({ data: { ...ref, revision: options.revision, commit: found.commit, path: found.path, size: found.size }, text: found.path });
       return 0;
     }),
