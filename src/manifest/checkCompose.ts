@@ -100,8 +100,18 @@ export async function checkCompose(params: CheckComposeParams): Promise<ComposeC
   }
   for (const service of compose.services) {
     for (const envFile of service.envFiles) {
-      if (!envFile.found) {
-        add({ code: 'env-file-missing', severity: 'problem', service: service.name, at: envFile.at, message: `${service.name}: env_file ${envFile.path} does not exist`, fix: `Write it with \`hubcache env ${service.name} > ${envFile.path}\` (link paths never change, so it is written once).` });
+      if (!envFile.found && envFile.required) {
+        const inManifest = manifest?.services.some((s) => s.name === service.name) === true;
+        add({
+          code: 'env-file-missing',
+          severity: 'problem',
+          service: service.name,
+          at: envFile.at,
+          message: `${service.name}: env_file ${envFile.path} does not exist, so \`docker compose up\` fails`,
+          fix: inManifest
+            ? `Write it with \`hubcache env ${service.name} > ${envFile.path}\` (link paths never change, so it is written once).`
+            : 'Create it, mark it `required: false`, or remove the entry.',
+        });
       }
     }
   }
@@ -279,13 +289,17 @@ export async function checkCompose(params: CheckComposeParams): Promise<ComposeC
         const [linkService, linkName] = posix.relative(posix.join(home, LINKS_DIR_NAME), candidate.value).split('/');
         const declared = manifest.services.find((s) => s.name === linkService)?.models.flatMap((m) => m.links).find((l) => l.name === linkName);
         if (!declared) {
+          // A declared link with this env name is most likely what was meant.
+          const sameEnv = candidate.name === undefined ? undefined : manifest.services.find((s) => s.name === service.name)?.models.flatMap((m) => m.links).find((l) => l.env === candidate.name);
           add({
             code: 'link-not-declared',
             severity: 'problem',
             service: service.name,
             at: candidate.at,
             message: `${service.name}: ${label} names link ${linkService}/${linkName ?? ''}, which ${manifest.displayPath} does not declare: hubcache sync will never create it`,
-            fix: `Add \`link: { name: ${linkName ?? 'NAME'}${candidate.name ? `, env: ${candidate.name}` : ''} }\` to the model of service ${linkService} in ${manifest.displayPath}.`,
+            fix: sameEnv
+              ? `Use the declared link: ${candidate.name}=${posix.join(home, LINKS_DIR_NAME, service.name, sameEnv.name)} (\`hubcache env ${service.name}\` prints it).`
+              : `Add \`link: { name: ${linkName ?? 'NAME'}${candidate.name ? `, env: ${candidate.name}` : ''} }\` to the model of service ${linkService} in ${manifest.displayPath}.`,
           });
           continue;
         }
@@ -363,7 +377,7 @@ function findCacheVolume(params: { compose: ComposeFile; views: Map<string, HfVi
   const describe = (key: string, mount: ComposeMount | undefined): CacheVolume => {
     const isBind = key.startsWith('bind:');
     const name = key.replace(/^(volume|bind):/, '');
-    return { key, label: isBind ? `host folder ${name}` : `volume ${name}`, short: isBind ? name : name, target: mount?.target, services: [] };
+    return { key, label: isBind ? `host folder ${name}` : `volume ${name}`, short: name, target: mount?.target, services: [] };
   };
   const mounts = params.compose.services.flatMap((s) => s.mounts).filter((m) => m.key !== undefined);
   if (params.volume !== undefined) {

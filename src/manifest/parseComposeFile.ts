@@ -52,7 +52,8 @@ export interface ComposeService {
   mounts: ComposeMount[];
   /** `environment` wins over `env_file` (compose's rule); both are kept, in that order. */
   env: ComposeEnvVar[];
-  envFiles: Array<{ path: string; at: ComposePosition; found: boolean }>;
+  /** `required: false` entries may be absent (compose skips them). */
+  envFiles: Array<{ path: string; at: ComposePosition; found: boolean; required: boolean }>;
   command: ComposeWord[];
 }
 
@@ -174,10 +175,11 @@ export function parseComposeFile(params: { text: string; path: string; displayPa
     const envFile = fields.get('env_file');
     const envFileItems = isSeq(envFile) ? envFile.items.map(deref) : envFile ? [envFile] : [];
     for (const item of envFileItems) {
-      if (isScalar(item)) service.envFiles.push({ path: String(item.value), at: at(item, serviceAt), found: false });
+      if (isScalar(item)) service.envFiles.push({ path: String(item.value), at: at(item, serviceAt), found: false, required: true });
       else if (isMap(item)) {
         const p = deref(item.get('path', true));
-        if (isScalar(p)) service.envFiles.push({ path: String(p.value), at: at(item, serviceAt), found: false });
+        const required = deref(item.get('required', true));
+        if (isScalar(p)) service.envFiles.push({ path: String(p.value), at: at(item, serviceAt), found: false, required: !(isScalar(required) && required.value === false) });
       }
     }
 
@@ -197,7 +199,10 @@ export function parseComposeFile(params: { text: string; path: string; displayPa
 }
 
 function shortMount(params: { text: string; base: string }): Omit<ComposeMount, 'at'> | undefined {
-  const parts = params.text.split(':');
+  // `${DATA:-./data}:/data` is common; a mount naming an unknown variable cannot be compared, so it is left out.
+  const text = interpolate(params.text);
+  if (text === undefined) return undefined;
+  const parts = text.split(':');
   if (parts.length === 1) return { type: 'volume', source: undefined, key: undefined, target: parts[0] as string, readOnly: false };
   const [source, target, mode] = parts as [string, string, string | undefined];
   const readOnly = (mode ?? '').split(',').includes('ro');
@@ -213,7 +218,8 @@ function longMount(params: { map: Node; deref: (n: unknown) => Node | null; base
   if (!isMap(params.map)) return undefined;
   const get = (key: string): unknown => {
     const node = params.deref(params.map && isMap(params.map) ? params.map.get(key, true) : undefined);
-    return isScalar(node) ? node.value : undefined;
+    const value = isScalar(node) ? node.value : undefined;
+    return typeof value === 'string' ? interpolate(value) : value;
   };
   const target = get('target');
   if (typeof target !== 'string') return undefined;

@@ -116,7 +116,7 @@ export async function syncManifest(params: SyncManifestParams): Promise<SyncMani
   const services = selectServices({ manifest: params.manifest, names: params.services });
   const dryRun = params.dryRun === true;
   // Identical entries (same repo, revision and file selection) are fetched once for every service naming them.
-  const jobs = new Map<string, { model: ManifestModel; outcome?: Promise<ModelOutcome> }>();
+  const jobs = new Map<string, { model: ManifestModel }>();
   for (const service of services) for (const model of service.models) if (!jobs.has(modelKey(model))) jobs.set(modelKey(model), { model });
   const queue = [...jobs.values()];
   let next = 0;

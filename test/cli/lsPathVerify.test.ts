@@ -1,7 +1,7 @@
 import { appendFile, mkdir, readFile, readlink, stat, symlink, truncate, unlink, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildCache, buildSampleCache, fakeCommit } from '../helpers/cacheBuilder.js';
+import { buildCache, buildSampleCache, fakeCommit, type BuildRepo } from '../helpers/cacheBuilder.js';
 import { makeTempDir } from '../helpers/tempDir.js';
 import { CLI_PATH, runCli } from '../helpers/runCli.js';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -90,7 +90,7 @@ describe('ls on a big cache (scanned on worker threads)', () => {
     const cacheDir = join(await makeTempDir(), 'hub');
     await buildCache({
       cacheDir,
-      repos: Array.from({ length: 40 }, (_, i) => ({
+      repos: Array.from({ length: 40 }, (_, i): BuildRepo => ({
         repoId: `org/m${i}`,
         revisions: [
           { refs: ['main'], files: { 'a.bin': Buffer.alloc(10 + i, 1), 'sub/b.bin': Buffer.alloc(20 + i, 2) } },
