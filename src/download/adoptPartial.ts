@@ -54,7 +54,6 @@ export async function adoptPartial(params: {
         state.segments.length === 1
           ? [{ start: 0, end: params.size, done: Math.min(stats.size, params.size) }]
           : state.segments.map((s) => ({ ...s }));
-      if (state.segments.length > 1 && stats.size !== params.size) continue;
       candidates.push({ path, statePath, adopted: { segments, sourceEtag: state.header.sourceEtag, bytes: segments.reduce((n, s) => n + s.done, 0) } });
       continue;
     }

@@ -82,15 +82,17 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
   let follower: HashFollower | undefined;
   try {
     for (;;) {
-      // Several streams write at offsets into a file of the final size; one stream only appends,
-      // so its file size alone tells how far it got (Python-style partials resume the same way).
-      if (segments.length > 1) await handle.truncate(params.size).catch(() => undefined);
+      // The state file comes first: a partial without one is taken for a front-to-back
+      // download whose size is its progress, which a preallocated file is not.
       state?.close();
       state = createPartialState({
         statePath: params.statePath,
         header: { version: 1, etag: params.etag, size: params.size, sourceEtag, segments: segments.map(({ start, end }) => ({ start, end })) },
         done: segments.map((s) => s.done),
       });
+      // Several streams write at offsets into a file of the final size; one stream only appends,
+      // so its file size alone tells how far it got (Python-style partials resume the same way).
+      if (segments.length > 1) await handle.truncate(params.size).catch(() => undefined);
       follower?.abort();
       follower = params.algorithm ? await createHashFollower({ path: params.partialPath, algorithm: params.algorithm, size: params.size }) : undefined;
       const watermark = (): number => {
