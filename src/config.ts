@@ -22,6 +22,8 @@ export interface Config {
   offline: boolean;
   /** True when progress bars must not be drawn. */
   disableProgressBars: boolean;
+  /** HUBCACHE_DEBUG: print stack traces of unexpected failures. */
+  debug: boolean;
   /** `$HUBCACHE_MANIFEST`: the hubcache.yaml to use when `-f` is not given. */
   manifestPath: string | undefined;
 }
@@ -117,5 +119,6 @@ export function resolveConfig(params: ResolveConfigParams = {}): Config {
   const offline = params.offline === true || isTruthyEnv(env.HF_HUB_OFFLINE) || isTruthyEnv(env.TRANSFORMERS_OFFLINE);
   const disableProgressBars = isTruthyEnv(env.HF_HUB_DISABLE_PROGRESS_BARS) || isTruthyEnv(env.CI);
   const manifestPath = nonEmpty(env.HUBCACHE_MANIFEST) ? absolute(expandPath({ path: env.HUBCACHE_MANIFEST as string, env })) : undefined;
-  return { cacheDir, hfHome, endpoint, token, offline, disableProgressBars, manifestPath };
+  const debug = isTruthyEnv(env.HUBCACHE_DEBUG);
+  return { cacheDir, hfHome, endpoint, token, offline, disableProgressBars, debug, manifestPath };
 }

@@ -58,15 +58,17 @@ export function runCommand<A extends unknown[]>(
     const command = args[args.length - 1] as Command;
     const options = command.optsWithGlobals() as CommonOptions;
     let out = new Output({ json: options.json === true, quiet: options.quiet === true, progress: false });
+    let debug = false;
     try {
       const ctx = createContext(options);
       out = ctx.out;
+      debug = ctx.config.debug;
       const code = await fn(ctx, ...args);
       process.exitCode = code ?? 0;
     } catch (raw) {
       const err = toHubcacheError(raw);
       out.error(err);
-      if (err.code === 'E_INTERNAL' && process.env.HUBCACHE_DEBUG) process.stderr.write(`${(raw as Error).stack}\n`);
+      if (err.code === 'E_INTERNAL' && debug) out.debug(`${(raw as Error).stack}`);
       process.exitCode = err.exitCode;
     }
   };

@@ -36,10 +36,6 @@ export class Output {
     this.progressEnabled = options.progress && !options.quiet && this.stderr.isTTY === true;
   }
 
-  get colors(): boolean {
-    return this.stdout.isTTY === true && process.env.NO_COLOR === undefined;
-  }
-
   /** The command's result: JSON in json mode, otherwise the given text. */
   result(params: { data: unknown; text?: string | string[] }): void {
     this.clearLive();
@@ -55,6 +51,12 @@ export class Output {
   /** Informational line for humans (stderr, so it never mixes with --json output; silent with --quiet). */
   info(message: string): void {
     if (this.quiet) return;
+    this.clearLive();
+    this.stderr.write(`${message}\n`);
+  }
+
+  /** Diagnostics for bug reports (stack traces), always on stderr. */
+  debug(message: string): void {
     this.clearLive();
     this.stderr.write(`${message}\n`);
   }
