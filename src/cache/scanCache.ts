@@ -243,7 +243,8 @@ function scanRepo(params: RepoJob): CachedRepo {
       }
       const files: CachedFile[] = [];
       scanSnapshotDir({ dir: snapshotPath, prefix: '', repoPath, blobsDir, blobs, copyStats, files, warnings });
-      files.sort((a, b) => a.path.localeCompare(b.path));
+      // Plain code-unit order: localeCompare cost more than the whole walk on 20k files.
+      files.sort((a, b) => byCodeUnits(a.path, b.path));
       const unique = new Map<string, number>();
       let lastModified = 0;
       for (const file of files) {
@@ -263,7 +264,7 @@ function scanRepo(params: RepoJob): CachedRepo {
         lastModified,
       });
     });
-  revisions.sort((a, b) => b.lastModified - a.lastModified || a.commit.localeCompare(b.commit));
+  revisions.sort((a, b) => b.lastModified - a.lastModified || byCodeUnits(a.commit, b.commit));
 
   const present = new Set(revisions.map((r) => r.commit));
   for (const [commit, names] of refsByCommit) {
@@ -306,7 +307,7 @@ function scanRepo(params: RepoJob): CachedRepo {
     repoId: params.repoId,
     folderName: params.folderName,
     repoPath,
-    refs: Object.fromEntries([...refsRead.refs].sort(([a], [b]) => a.localeCompare(b))),
+    refs: Object.fromEntries([...refsRead.refs].sort(([a], [b]) => byCodeUnits(a, b))),
     revisions,
     sizeOnDisk: sum([...used.values()].map((b) => b.size)),
     nbFiles: used.size,
@@ -359,7 +360,7 @@ function readBlobs(params: {
       }
       complete.set(entry.name, { stats });
     });
-  incomplete.sort((a, b) => a.path.localeCompare(b.path));
+  incomplete.sort((a, b) => byCodeUnits(a.path, b.path));
   return { complete, incomplete };
 }
 
@@ -484,6 +485,10 @@ function describeLink(params: {
     lastModified: blob.stats.mtimeMs,
     problem,
   };
+}
+
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function sum(values: Iterable<number>): number {
