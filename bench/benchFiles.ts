@@ -5,22 +5,25 @@
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { median, type ProcessRun } from './measure.js';
 
 const CHUNK = 4 * 1024 * 1024;
+/** Hash reads stay small enough for L2: 4 MiB reads make sha256 ~1.5x slower here (see BENCHMARKS.md). */
+const HASH_READ = 64 * 1024;
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 
-/** sha256 of a file, streamed with 4 MiB reads. */
+/** sha256 of a file, streamed with 64 KiB reads. */
 export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
   const handle = await open(path, 'r');
   try {
     const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(CHUNK);
+    const buffer = Buffer.allocUnsafe(HASH_READ);
     let size = 0;
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, CHUNK, null);
+      const { bytesRead } = await handle.read(buffer, 0, HASH_READ, null);
       if (bytesRead === 0) break;
       hash.update(buffer.subarray(0, bytesRead));
       size += bytesRead;
@@ -76,17 +79,18 @@ export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, HF_HUB_DISABLE_PROGRESS_BARS: '1', NO_PROXY: '*', no_proxy: '*', ...extra };
 }
 
-export interface Competitor {
+export interface Competitor<R extends ProcessRun = ProcessRun> {
   /** The timed part: one whole process. */
-  run(round: number): Promise<ProcessRun>;
+  run(round: number): Promise<R>;
   /** Untimed: check the result, clean up. Throws if the result is wrong. */
-  after?(run: ProcessRun, round: number): Promise<void>;
+  after?(run: R, round: number): Promise<void>;
 }
 
-export interface RoundsResult {
+export interface RoundsResult<R extends ProcessRun = ProcessRun> {
   median: number;
   all: number[];
-  last: ProcessRun;
+  runs: R[];
+  last: R;
 }
 
 /**
@@ -94,27 +98,28 @@ export interface RoundsResult {
  * neither the order nor a burst of load from other processes favours one.
  * Round -1 (when `warmup`) is run but not counted.
  */
-export async function rotatedRounds(params: {
+export async function rotatedRounds<R extends ProcessRun>(params: {
   rounds: number;
   warmup?: boolean;
-  competitors: Record<string, Competitor>;
+  competitors: Record<string, Competitor<R>>;
   log?: (line: string) => void;
-}): Promise<Record<string, RoundsResult>> {
+}): Promise<Record<string, RoundsResult<R>>> {
   const names = Object.keys(params.competitors);
-  const out: Record<string, RoundsResult> = {};
+  const out: Record<string, RoundsResult<R>> = {};
   for (let round = params.warmup ? -1 : 0; round < params.rounds; round++) {
     const shift = ((round % names.length) + names.length) % names.length;
     const order = [...names.slice(shift), ...names.slice(0, shift)];
     const figures: string[] = [];
     for (const name of order) {
-      const competitor = params.competitors[name] as Competitor;
+      const competitor = params.competitors[name] as Competitor<R>;
       const result = await competitor.run(round);
       if (result.code !== 0) throw new Error(`${name} failed (exit ${result.code}): ${result.stderr.slice(0, 2000)}`);
       await competitor.after?.(result, round);
       figures.push(`${name} ${result.seconds.toFixed(3)}s`);
       if (round < 0) continue;
-      const entry = out[name] ?? { median: 0, all: [], last: result };
+      const entry = out[name] ?? { median: 0, all: [], runs: [], last: result };
       entry.all.push(result.seconds);
+      entry.runs.push(result);
       entry.last = result;
       out[name] = entry;
     }
@@ -132,4 +137,14 @@ export function mbPerSecond(bytes: number, seconds: number): number {
 export function spread(all: number[]): string {
   const sorted = [...all].sort((a, b) => a - b);
   return `min ${sorted[0]?.toFixed(3)} s, max ${sorted[sorted.length - 1]?.toFixed(3)} s over ${all.length}`;
+}
+
+/** "load average 1.2 0.9 0.7 at start, 3.1 2.0 1.1 at end on 2 cores": other work on the machine skews timings. */
+export function loadNote(atStart: number[]): string {
+  const f = (l: number[]): string => l.map((x) => x.toFixed(1)).join(' ');
+  return `load average (1/5/15 min) ${f(atStart)} at start, ${f(loadavg())} at end, on ${cpus().length} cores`;
+}
+
+export function loadNow(): number[] {
+  return loadavg();
 }

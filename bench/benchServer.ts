@@ -47,7 +47,7 @@ export function findNginx(): string | undefined {
 
 export async function startBenchServer(params: { workDir: string; fixture: Fixture }): Promise<BenchServer> {
   const nginx = findNginx();
-  let fallbackReason = 'nginx is not installed';
+  let fallbackReason = process.env.HUBCACHE_BENCH_NGINX === '0' ? 'nginx disabled by HUBCACHE_BENCH_NGINX=0' : 'nginx is not installed';
   if (nginx) {
     const origin = await createOrigin({ fixture: params.fixture, cdn: 'same-server' });
     try {
@@ -128,6 +128,10 @@ http {
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.once('error', () => undefined);
+    // Never leave an nginx behind if the bench dies without reaching close().
+    const killOnExit = (): void => void child.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    void exited.then(() => process.off('exit', killOnExit));
     const up = await Promise.race([
       Promise.all([waitForPort(Number(hubPort)), waitForPort(Number(cdnPort))]).then((ok) => ok.every(Boolean)),
       exited.then(() => false),
@@ -142,7 +146,10 @@ http {
         cdnUrlOf: (sha256) => `${cdnUrl}/cdn/lfs/${sha256}`,
         kind: 'nginx',
         description: `${version} (sendfile on, ${params.nginx}) serves the LFS bytes on its own port; the node test origin answers the metadata behind an nginx proxy`,
-        close: () => stopChild(child, exited),
+        close: async () => {
+          await stopChild(child, exited);
+          await origin.close();
+        },
       };
     }
     await stopChild(child, exited);

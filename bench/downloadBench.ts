@@ -12,10 +12,11 @@ import { mkdir, readlink, realpath, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bench, BenchMeasurement, BenchRatio } from './types.js';
-import { timeProcess } from './measure.js';
+import { median } from './measure.js';
+import { timeProcessWithUsage, type UsageRun } from './processUsage.js';
 import { linearRepo } from '../test/helpers/origin/fixture.js';
 import { startBenchServer } from './benchServer.js';
-import { childEnv, GiB, mbPerSecond, MiB, rotatedRounds, sha256File, spread, warmPageCache, type Competitor } from './benchFiles.js';
+import { childEnv, GiB, mbPerSecond, MiB, rotatedRounds, sha256File, spread, warmPageCache, type Competitor, loadNote, loadNow } from './benchFiles.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -30,6 +31,7 @@ const bench: Bench = {
     const size = quick ? 256 * MiB : GiB;
     const rounds = quick ? 2 : 5;
     const log = (line: string): void => void process.stderr.write(`${line}\n`);
+    const loadAtStart = loadNow();
     const server = await startBenchServer({
       workDir,
       // A generated file: deterministic, incompressible, made once per machine and reused.
@@ -43,11 +45,11 @@ const bench: Bench = {
       log(`    bytes served by: ${server.kind}; ${size} bytes, sha256 ${expected.blob.sha256.slice(0, 16)}…`);
 
       const runDir = (name: string, round: number): string => join(workDir, 'runs', `${name}-${round + 1}`);
-      const hubcache = (name: string, extra: string[]): Competitor => ({
+      const hubcache = (name: string, extra: string[]): Competitor<UsageRun> => ({
         async run(round) {
           const dir = runDir(name, round);
           await mkdir(dir, { recursive: true });
-          return timeProcess({ command: process.execPath, args: [CLI, 'download', REPO, FILE, '--cache-dir', join(dir, 'hub'), ...extra], env });
+          return timeProcessWithUsage({ command: process.execPath, args: [CLI, 'download', REPO, FILE, '--cache-dir', join(dir, 'hub'), ...extra], env });
         },
         async after(run, round) {
           const local = run.stdout.trim().split('\n').pop() ?? '';
@@ -61,12 +63,12 @@ const bench: Bench = {
           await rm(runDir(name, round), { recursive: true, force: true });
         },
       });
-      const competitors: Record<string, Competitor> = {
+      const competitors: Record<string, Competitor<UsageRun>> = {
         curl: {
           async run(round) {
             const dir = runDir('curl', round);
             await mkdir(dir, { recursive: true });
-            return timeProcess({ command: 'curl', args: ['-s', '-f', '-o', join(dir, 'file.bin'), cdnUrl], env });
+            return timeProcessWithUsage({ command: 'curl', args: ['-s', '-f', '-o', join(dir, 'file.bin'), cdnUrl], env });
           },
           async after(_run, round) {
             const file = join(runDir('curl', round), 'file.bin');
@@ -81,7 +83,7 @@ const bench: Bench = {
           async run(round) {
             const dir = runDir('hfjs', round);
             await mkdir(dir, { recursive: true });
-            return timeProcess({ command: process.execPath, args: [HFJS, server.endpoint, REPO, FILE, join(dir, 'hub')], env, cwd: ROOT });
+            return timeProcessWithUsage({ command: process.execPath, args: [HFJS, server.endpoint, REPO, FILE, join(dir, 'hub')], env, cwd: ROOT });
           },
           async after(run, round) {
             const local = run.stdout.trim().split('\n').pop() ?? '';
@@ -91,11 +93,15 @@ const bench: Bench = {
           },
         },
       };
-      const results = await rotatedRounds({ rounds, warmup: !quick, competitors, log });
+      // Load each client's code into the page cache once, untimed (a warm-up download round would cost ~15 s).
+      await timeProcessWithUsage({ command: process.execPath, args: [CLI, 'download', '--help'], env });
+      await timeProcessWithUsage({ command: process.execPath, args: ['-e', "import('@huggingface/hub')"], env, cwd: ROOT });
+      const results = await rotatedRounds({ rounds, competitors, log });
       const cdnHitsOnNode = server.origin.stats.requests.cdn;
 
       const t = (name: string): number => (results[name] as { median: number }).median;
       const all = (name: string): number[] => (results[name] as { all: number[] }).all;
+      const runs = (name: string): UsageRun[] => (results[name] as { runs: UsageRun[] }).runs;
       const measurements: BenchMeasurement[] = [];
       const label: Record<string, string> = {
         curl: 'curl -s -o FILE <CDN URL>',
@@ -108,6 +114,15 @@ const bench: Bench = {
       }
       for (const name of Object.keys(competitors)) {
         measurements.push({ name: `${name} throughput`, value: mbPerSecond(size, t(name)), unit: 'MB/s' });
+      }
+      for (const name of Object.keys(competitors)) {
+        const cpu = runs(name).filter((r) => r.userSeconds !== undefined).map((r) => (r.userSeconds ?? 0) + (r.sysSeconds ?? 0));
+        const user = runs(name).map((r) => r.userSeconds ?? 0);
+        if (cpu.length > 0) measurements.push({ name: `${name} CPU time user+sys (median; user ${median(user).toFixed(2)} s)`, value: round2(median(cpu)), unit: 's' });
+      }
+      for (const name of Object.keys(competitors)) {
+        const rss = runs(name).map((r) => r.maxRssKiB ?? 0);
+        measurements.push({ name: `${name} peak RSS (max over runs)`, value: Math.round(Math.max(...rss) / 1024), unit: 'MiB' });
       }
       measurements.push({ name: 'hubcache --connections 1: throughput vs curl', value: round2(t('curl') / t('hubcache-c1')), unit: 'x (target >= 0.8 applies to the default)' });
       measurements.push({ name: 'hubcache --connections 1: throughput vs @huggingface/hub', value: round2(t('hfjs') / t('hubcache-c1')), unit: 'x (target >= 1.5 applies to the default)' });
@@ -125,6 +140,7 @@ const bench: Bench = {
         ...Object.keys(competitors).map((name) => `${name}: ${spread(all(name))}`),
         `hubcache and @huggingface/hub pay node start-up and the metadata request (HEAD / paths-info) inside their time; curl fetches the CDN URL directly`,
       ];
+      notes.push(loadNote(loadAtStart));
       if (server.kind === 'nginx' && cdnHitsOnNode > 0) notes.push(`WARNING: ${cdnHitsOnNode} CDN request(s) reached the node origin instead of nginx`);
       return { bench: 'download', description: this.description, measurements, ratios, notes };
     } finally {
