@@ -59,6 +59,7 @@ const bench: Bench = {
         log(`    ${name}: ${run.seconds.toFixed(2)} s, peak RSS ${((run.maxRssKiB ?? 0) / 1024).toFixed(1)} MiB`);
         return run;
       };
+      // Peak RSS varies ~5-10% between identical runs (GC timing), so the default gets two runs and the max counts.
       const defaults = [await runHubcache('hubcache', [])];
       const single = await runHubcache('hubcache-c1', ['--connections', '1']);
       if (!quick) defaults.push(await runHubcache('hubcache', []));
