@@ -41,7 +41,7 @@ export function registerDownloadCommand(program: Command): void {
     .option('--include <glob>', 'only files matching (repeatable; fnmatch, "*" crosses "/")', collect, [])
     .option('--exclude <glob>', 'skip files matching (repeatable)', collect, [])
     .option('--max-workers <n>', 'files downloaded in parallel', '8')
-    .option('--connections <n>', 'parallel ranged streams per big file (default 4)')
+    .option('--connections <n>', 'parallel ranged streams per big file, for slow links (default 1; one per 64 MiB at most)')
     .option('--timeout <seconds>', 'a transfer silent this long counts as stalled and is retried', '30')
     .option('--retries <n>', 'retries after failures in a row without progress', '5');
   addNetworkOptions(addCommonOptions(cmd)).addHelpText(
