@@ -4,7 +4,8 @@
  * host it was meant for: a redirect to another host (the LFS CDN) drops it.
  * Network failures become E_NETWORK errors marked retryable.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { HubcacheError } from '../errors.js';
 import { redactUrl } from './redact.js';
 
@@ -27,10 +28,16 @@ export interface HubRequestParams {
   what: string;
 }
 
+/** A response body: read it (async iteration), or drop it (`dump`) so the connection can be reused. */
+export interface HubBody extends AsyncIterable<Buffer> {
+  dump(): Promise<void>;
+  destroy(error?: Error): void;
+}
+
 export interface HubResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
+  body: HubBody;
   /** The URL that answered (after redirects). */
   url: string;
   /** For a redirect response that was not followed: where it pointed. */
@@ -39,10 +46,16 @@ export interface HubResponse {
 
 const USER_AGENT = `hubcache/0.1; node/${process.versions.node}`;
 
-// One keep-alive pool for the process; big files use several connections to one host.
-const dispatcher = new Agent({ connections: 64, keepAliveTimeout: 10_000, pipelining: 1 });
+// Node's own HTTP client: loading undici cost 0.1-0.4 s of start-up and ~20 MB of memory per
+// process, and `MODEL_PATH=$(hubcache download ...)` pays start-up on every container start.
+// One keep-alive pool per scheme for the process.
+const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 64 });
+// An idle pooled connection must not keep the process alive after the work is done
+// (the agent refs a socket again when it reuses it).
+for (const agent of [httpAgent, httpsAgent]) agent.on('free', (socket: { unref(): void }) => socket.unref());
 
-export function headerValue(headers: HubResponse['headers'], name: string): string | undefined {
+export function headerValue(headers: HubResponse['headers'] | IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name.toLowerCase()];
   return Array.isArray(value) ? value[0] : value;
 }
@@ -55,13 +68,11 @@ const RETRYABLE_CODES = new Set([
   'EAI_AGAIN',
   'ENETUNREACH',
   'EHOSTUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CLOSED',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
-  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'HPE_INVALID_CONSTANT',
+  'HPE_UNEXPECTED_CONTENT_LENGTH',
+  'HUBCACHE_STALLED',
+  'HUBCACHE_HEADERS_TIMEOUT',
 ]);
 
 /** Maps socket-level failures to E_NETWORK; keeps typed errors as they are. */
@@ -71,16 +82,16 @@ export function networkError(params: { err: unknown; url: string; what: string }
   const anyErr = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
   if (anyErr?.name === 'AbortError') return err;
   const code = anyErr?.code ?? anyErr?.cause?.code;
-  if (code === 'ENOTFOUND' || (code !== undefined && RETRYABLE_CODES.has(code)) || anyErr?.name === 'SocketError') {
+  if (code === 'ENOTFOUND' || (code !== undefined && RETRYABLE_CODES.has(code)) || anyErr?.message === 'aborted') {
     const host = safeHost(params.url);
     const reason =
       code === 'ENOTFOUND'
         ? `cannot resolve host ${host}`
         : code === 'ECONNREFUSED'
           ? `connection refused by ${host}`
-          : code === 'UND_ERR_BODY_TIMEOUT'
+          : code === 'HUBCACHE_STALLED'
             ? 'the transfer stalled'
-            : code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'
+            : code === 'HUBCACHE_HEADERS_TIMEOUT'
               ? `${host} did not answer in time`
               : `connection to ${host} failed (${code ?? anyErr?.message ?? 'socket error'})`;
     return new HubcacheError({
@@ -110,22 +121,16 @@ export async function hubRequest(params: HubRequestParams): Promise<HubResponse>
     const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...params.headers };
     // The token goes only to the host the caller addressed; CDNs on other hosts never see it.
     if (params.token && sameOrigin) headers.authorization = `Bearer ${params.token}`;
-    let response: Dispatcher.ResponseData;
+    let response: IncomingMessage;
     try {
-      response = await request(url, {
-        method: params.method,
-        headers,
-        ...(params.body !== undefined ? { body: params.body } : {}),
-        dispatcher,
-        signal: params.signal,
-        headersTimeout: params.headersTimeoutMs ?? 30_000,
-        bodyTimeout: params.bodyTimeoutMs ?? 60_000,
-      });
+      response = await send({ ...params, url, headers });
     } catch (err) {
       throw networkError({ err, url, what: params.what });
     }
-    const status = response.statusCode;
-    const location = headerValue(response.headers, 'location');
+    const status = response.statusCode ?? 0;
+    const responseHeaders = response.headers as HubResponse['headers'];
+    const location = headerValue(responseHeaders, 'location');
+    const body = wrapBody(response);
     if (status >= 300 && status < 400 && location) {
       const next = new URL(location, url).toString();
       // "Relative" means a Location without scheme or host, as huggingface_hub follows it (renamed
@@ -134,15 +139,95 @@ export async function hubRequest(params: HubRequestParams): Promise<HubResponse>
       const isRelative = !/^[a-z][a-z0-9+.-]*:|^\/\//i.test(location);
       if (params.redirects === 'all' || (params.redirects === 'relative' && isRelative)) {
         // Drain the redirect body so the connection can be reused.
-        await response.body.dump().catch(() => undefined);
+        await body.dump().catch(() => undefined);
         url = next;
         continue;
       }
-      return { status, headers: response.headers, body: response.body, url, location: next };
+      return { status, headers: responseHeaders, body, url, location: next };
     }
-    return { status, headers: response.headers, body: response.body, url, location: undefined };
+    return { status, headers: responseHeaders, body, url, location: undefined };
   }
   throw new HubcacheError({ code: 'E_HTTP', message: `Cannot ${params.what}: too many redirects`, data: { url: redactUrl({ url: params.url }) } });
+}
+
+function timeoutError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** One request; resolves with the response head, the body still to read. */
+function send(params: HubRequestParams & { headers: Record<string, string> }): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(params.url);
+    const isHttps = target.protocol === 'https:';
+    const headersTimeoutMs = params.headersTimeoutMs ?? 30_000;
+    const bodyTimeoutMs = params.bodyTimeoutMs ?? 60_000;
+    let response: IncomingMessage | undefined;
+    const request = (isHttps ? httpsRequest : httpRequest)(
+      target,
+      {
+        method: params.method,
+        headers: params.body !== undefined ? { 'content-type': 'application/json', ...params.headers } : params.headers,
+        agent: isHttps ? httpsAgent : httpAgent,
+        ...(params.signal ? { signal: params.signal } : {}),
+      },
+      (res) => {
+        // From here on, silence on the socket means a stalled body.
+        response = res;
+        request.setTimeout(bodyTimeoutMs);
+        resolve(res);
+      },
+    );
+    // One listener for both phases: setTimeout(ms, callback) would stack a listener per call.
+    request.setTimeout(headersTimeoutMs);
+    request.on('timeout', () => {
+      if (response) {
+        // Fail the body with the real reason, not the generic "aborted" of a destroyed socket.
+        response.destroy(timeoutError('HUBCACHE_STALLED', `no data for ${bodyTimeoutMs} ms`));
+        request.destroy();
+      } else {
+        request.destroy(timeoutError('HUBCACHE_HEADERS_TIMEOUT', `no answer in ${headersTimeoutMs} ms`));
+      }
+    });
+    request.on('error', reject);
+    request.end(params.body);
+  });
+}
+
+/**
+ * The body as an async iterable of chunks. A connection that breaks mid-body
+ * surfaces as an error from the iteration (never as a silent early end), so
+ * the caller's retry logic sees it.
+ */
+function wrapBody(response: IncomingMessage): HubBody {
+  return {
+    [Symbol.asyncIterator]: () => {
+      const iterator = response[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      return {
+        next: async () => {
+          const step = await iterator.next();
+          if (step.done && !response.complete) {
+            throw Object.assign(new Error('the connection closed before the whole body arrived'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+          }
+          return step;
+        },
+        return: async () => (iterator.return ? iterator.return() : { done: true, value: undefined }),
+      };
+    },
+    dump: () =>
+      new Promise<void>((resolve) => {
+        // Always read to the end (even a HEAD's empty body): only then is the socket free for reuse.
+        response.resume();
+        if (response.readableEnded || response.destroyed) {
+          resolve();
+          return;
+        }
+        response.once('end', resolve);
+        response.once('close', resolve);
+      }),
+    destroy: (error?: Error) => {
+      response.destroy(error);
+    },
+  };
 }
 
 /** Reads a small body as text (error bodies, JSON API answers), capped to protect memory. */
