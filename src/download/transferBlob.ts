@@ -15,6 +15,7 @@ import { headerValue, hubRequest, networkError } from '../hub/hubRequest.js';
 import { hubErrorFromResponse } from '../hub/hubErrorFromResponse.js';
 import { isRetryable, parseRetryAfter } from '../hub/withRetries.js';
 import { createHashFollower, type HashFollower } from './hashFollower.js';
+import { createRingHasher, type RingHasher, type RingSlot } from './ringHasher.js';
 import { createPartialState, type PartialState, type Segment } from './partialState.js';
 
 export interface TransferBlobParams {
@@ -80,6 +81,7 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
   let received = 0;
   let state: PartialState | undefined;
   let follower: HashFollower | undefined;
+  let ring: RingHasher | undefined;
   try {
     for (;;) {
       // The state file comes first: a partial without one is taken for a front-to-back
@@ -94,7 +96,12 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
       // so its file size alone tells how far it got (Python-style partials resume the same way).
       if (segments.length > 1) await handle.truncate(params.size).catch(() => undefined);
       follower?.abort();
-      follower = params.algorithm ? await createHashFollower({ path: params.partialPath, algorithm: params.algorithm, size: params.size }) : undefined;
+      ring?.abort();
+      // One stream: hash from memory as bytes arrive. Several: the follower hashes the file behind
+      // them (it can only follow the contiguous prefix).
+      const firstSegment = segments[0] as Segment;
+      ring = params.algorithm && segments.length === 1 ? createRingHasher({ path: params.partialPath, prefixBytes: firstSegment.done, algorithm: params.algorithm, size: params.size }) : undefined;
+      follower = params.algorithm && !ring ? await createHashFollower({ path: params.partialPath, algorithm: params.algorithm, size: params.size }) : undefined;
       const watermark = (): number => {
         let upTo = 0;
         for (const s of segments) {
@@ -114,6 +121,7 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
               params,
               handle,
               segment,
+              stager: ring ?? plainStager(),
               ranged: segments.length > 1 || segment.done > 0,
               signal: controller.signal,
               getSourceEtag: () => sourceEtag,
@@ -157,10 +165,11 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
         data: { expected: params.size, actual: stats.size },
       });
     }
-    const digest = follower ? await follower.finish() : undefined;
+    const digest = ring ? await ring.finish() : follower ? await follower.finish() : undefined;
     return { digest, received, resumedFrom };
   } catch (err) {
     follower?.abort();
+    ring?.abort();
     throw fromSystemError({ err, path: params.partialPath, action: `write ${params.what}` });
   } finally {
     state?.close();
@@ -196,6 +205,7 @@ interface SegmentJob {
   getSourceEtag: () => string | undefined;
   onSourceEtag: (etag: string) => void;
   onWritten: (bytes: number) => void;
+  stager: Stager;
 }
 
 async function runSegment(args: SegmentJob): Promise<void> {
@@ -287,32 +297,64 @@ async function streamOnce(args: SegmentJob): Promise<void> {
       });
     }
   }
-  await writeBody({ body: response.body, handle, segment, onWritten: args.onWritten, what: params.what, url: response.url });
+  await writeBody({ body: response.body, handle, segment, stager: args.stager, onWritten: args.onWritten, what: params.what, url: response.url });
+}
+
+/** Where received bytes are staged before the write: the hashing ring, or two plain buffers. */
+interface Stager {
+  acquire(): Promise<RingSlot>;
+  submit(slot: RingSlot, length: number, written: Promise<unknown>): void;
+  giveBack(slot: RingSlot): void;
+}
+
+function plainStager(): Stager {
+  const slots: RingSlot[] = [0, 1].map((index) => ({ index, buffer: Buffer.allocUnsafe(WRITE_BUFFER) }));
+  const free = [...slots];
+  const waiting: Array<(slot: RingSlot) => void> = [];
+  const giveBack = (slot: RingSlot): void => {
+    const next = waiting.shift();
+    if (next) next(slot);
+    else free.push(slot);
+  };
+  return {
+    acquire: () => {
+      const slot = free.shift();
+      return slot ? Promise.resolve(slot) : new Promise((resolve) => waiting.push(resolve));
+    },
+    submit: (slot, _length, written) => {
+      written.then(
+        () => giveBack(slot),
+        () => giveBack(slot),
+      );
+    },
+    giveBack,
+  };
 }
 
 async function writeBody(args: {
   body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown };
   handle: FileHandle;
   segment: Segment;
+  stager: Stager;
   onWritten: (bytes: number) => void;
   what: string;
   url: string;
 }): Promise<void> {
-  const { segment, handle } = args;
-  // Two buffers: one fills from the socket while the other is being written.
-  const buffers = [Buffer.allocUnsafe(WRITE_BUFFER), Buffer.allocUnsafe(WRITE_BUFFER)];
-  let current = 0;
+  const { segment, handle, stager } = args;
+  // Writes run one after another, in file order, so `segment.done` only ever counts bytes that
+  // are on disk with nothing missing before them (the resume state depends on it). Receiving
+  // goes on meanwhile into the other staging slots.
+  let writes: Promise<void> = Promise.resolve();
+  let slot: RingSlot | undefined;
   let filled = 0;
-  let pending: Promise<void> | undefined;
   let position = segment.start + segment.done;
-  const flush = async (): Promise<void> => {
-    if (filled === 0) return;
-    const buffer = buffers[current] as Buffer;
+  const flush = (): void => {
+    if (!slot || filled === 0) return;
+    const { buffer } = slot;
     const length = filled;
     const at = position;
     position += length;
-    if (pending) await pending;
-    pending = (async () => {
+    writes = writes.then(async () => {
       let written = 0;
       while (written < length) {
         const { bytesWritten } = await handle.write(buffer, written, length - written, at + written);
@@ -320,31 +362,33 @@ async function writeBody(args: {
       }
       segment.done += length;
       args.onWritten(length);
-    })();
-    current = 1 - current;
+    });
+    stager.submit(slot, length, writes);
+    slot = undefined;
     filled = 0;
   };
   try {
     for await (const chunk of args.body) {
-      let offset = 0;
       if (position + filled + chunk.length > segment.end) {
         throw new HubcacheError({ code: 'E_INTEGRITY', message: `Cannot ${args.what}: the server sent more bytes than announced` });
       }
+      let offset = 0;
       while (offset < chunk.length) {
-        const buffer = buffers[current] as Buffer;
+        slot ??= await stager.acquire();
         const n = Math.min(chunk.length - offset, WRITE_BUFFER - filled);
-        chunk.copy(buffer, filled, offset, offset + n);
+        chunk.copy(slot.buffer, filled, offset, offset + n);
         filled += n;
         offset += n;
-        if (filled === WRITE_BUFFER) await flush();
+        if (filled === WRITE_BUFFER) flush();
       }
     }
-    await flush();
-    if (pending) await pending;
+    flush();
+    await writes;
   } catch (err) {
-    // Keep whatever reached the disk: it is counted in segment.done and will not be fetched again.
-    await flush().catch(() => undefined);
-    if (pending) await pending.catch(() => undefined);
+    // Keep whatever reached us: it is written, counted in segment.done, and not fetched again.
+    flush();
+    await writes.catch(() => undefined);
+    if (slot) stager.giveBack(slot);
     args.body.destroy();
     throw networkError({ err, url: args.url, what: args.what });
   }
