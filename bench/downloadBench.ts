@@ -105,7 +105,7 @@ const bench: Bench = {
       const measurements: BenchMeasurement[] = [];
       const label: Record<string, string> = {
         curl: 'curl -s -o FILE <CDN URL>',
-        hubcache: 'hubcache download (default 4 connections, sha256 verified)',
+        hubcache: 'hubcache download (default connections, sha256 verified)',
         'hubcache-c1': 'hubcache download --connections 1 (sha256 verified)',
         hfjs: '@huggingface/hub downloadFileToCacheDir (no hash)',
       };
