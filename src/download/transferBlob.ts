@@ -15,7 +15,7 @@ import { headerValue, hubRequest, networkError } from '../hub/hubRequest.js';
 import { hubErrorFromResponse } from '../hub/hubErrorFromResponse.js';
 import { isRetryable, parseRetryAfter } from '../hub/withRetries.js';
 import { createHashFollower, type HashFollower } from './hashFollower.js';
-import { createRingHasher, type RingHasher, type RingSlot } from './ringHasher.js';
+import { createRingHasher, type RingHasher, type RingSlot } from '../cache/ringHasher.js';
 import { createPartialState, type PartialState, type Segment } from './partialState.js';
 
 export interface TransferBlobParams {

@@ -6,7 +6,7 @@
  * the file first. A slot is reused only when both its write and its hash are done.
  */
 import { Worker } from 'node:worker_threads';
-import type { HashAlgorithm } from '../cache/etag.js';
+import type { HashAlgorithm } from './etag.js';
 
 export interface RingSlot {
   index: number;
