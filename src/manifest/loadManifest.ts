@@ -7,7 +7,6 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { HubcacheError } from '../errors.js';
 import { MANIFEST_FILE_NAME, type Manifest } from './manifest.js';
-import { parseManifest } from './parseManifest.js';
 
 export interface LoadManifestParams {
   /** `-f FILE`. */
@@ -57,5 +56,8 @@ export async function loadManifest(params: LoadManifestParams): Promise<Manifest
       cause: err,
     });
   }
+  // The YAML parser is loaded only when there is a manifest: `ls` and `prune` look for one on
+  // every run, and most caches have none.
+  const { parseManifest } = await import('./parseManifest.js');
   return parseManifest({ text, path: location.path, displayPath: location.displayPath });
 }
