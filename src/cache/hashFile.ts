@@ -54,14 +54,11 @@ export async function hashFile(params: { path: string; algorithm: HashAlgorithm 
       hasher.update(buffer.subarray(0, bytesRead));
       total += bytesRead;
     }
-    // The file may have changed size under us (another writer); the bytes we read are what count.
-    return { digest: total === size ? hasher.digest() : hashAgain(params.algorithm, total, hasher), size: total };
+    // The file may have changed size under us (another writer); the bytes we read are what count,
+    // and a git-sha1 computed with the wrong size prefix is meaningless: report one that cannot match.
+    const digest = total !== size && params.algorithm === 'git-sha1' ? `size-changed-${total}` : hasher.digest();
+    return { digest, size: total };
   } finally {
     await handle.close();
   }
-}
-
-function hashAgain(algorithm: HashAlgorithm, total: number, hasher: StreamingHasher): string {
-  // A git-sha1 computed with the wrong size prefix is meaningless; report a digest that cannot match.
-  return algorithm === 'git-sha1' ? `size-changed-${total}` : hasher.digest();
 }

@@ -19,6 +19,7 @@ import { dirname } from 'node:path';
 
 import { HubcacheError, fromSystemError } from '../errors.js';
 import { loadFlockBinding, type FlockBinding } from './flock.js';
+import { sleep } from '../sleep.js';
 
 /** Lock files are group-writable so containers of one group, as different users, can share them. */
 export const LOCK_FILE_MODE = 0o664;
@@ -343,29 +344,6 @@ async function unlockAndClose(params: { handle: FileHandle; binding: FlockBindin
   } finally {
     await handle.close();
   }
-}
-
-function sleep(params: { ms: number; signal?: AbortSignal }): Promise<void> {
-  const { ms, signal } = params;
-  return new Promise((resolve, reject) => {
-    // An abort that fired while we were busy elsewhere (reading /proc, onWait)
-    // sends no further event, so it has to be noticed here.
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    // timers/promises would reject with a generic AbortError; callers expect
-    // the reason they aborted with, as fetch and friends do.
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 async function commandOf(pid: number): Promise<{ command?: string }> {

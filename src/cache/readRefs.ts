@@ -3,7 +3,7 @@
  * `refs/refs/pr/1`. Python writes refs without a newline, but hand-made or
  * other tools' refs may carry one, so the content is trimmed.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { readdirSync, readFileSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 
@@ -14,40 +14,6 @@ export interface RefsReadResult {
 }
 
 const IGNORED = new Set(['.DS_Store']);
-
-export async function readRefs(params: { refsDir: string }): Promise<RefsReadResult> {
-  const refs = new Map<string, string>();
-  const problems: RefsReadResult['problems'] = [];
-  async function walk(dir: string, prefix: string): Promise<void> {
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      // A repo without refs/ is legal (downloaded by commit only); anything else is worth a note.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') problems.push({ path: dir, message: `cannot read: ${(err as Error).message}` });
-      return;
-    }
-    await Promise.all(
-      entries.map(async (entry) => {
-        if (IGNORED.has(entry.name)) return;
-        const path = join(dir, entry.name);
-        const name = prefix ? `${prefix}/${entry.name}` : entry.name;
-        if (entry.isDirectory()) return walk(path, name);
-        if (!entry.isFile()) {
-          problems.push({ path, message: 'ref is not a regular file' });
-          return;
-        }
-        try {
-          refs.set(name, (await readFile(path, 'utf8')).trim());
-        } catch (err) {
-          problems.push({ path, message: `cannot read ref: ${(err as Error).message}` });
-        }
-      }),
-    );
-  }
-  await walk(params.refsDir, '');
-  return { refs, problems };
-}
 
 /** Reads one ref; undefined when absent. */
 export async function readRef(params: { refPath: string }): Promise<string | undefined> {
@@ -60,8 +26,8 @@ export async function readRef(params: { refPath: string }): Promise<string | und
 }
 
 /**
- * Synchronous twin of `readRefs` for the scanner, which does tens of
- * thousands of tiny fs calls where promise overhead would dominate.
+ * All refs of a repo. Synchronous: the scanner calls it in a walk of tens of
+ * thousands of tiny fs calls, where promise overhead would dominate.
  */
 export function readRefsSync(params: { refsDir: string }): RefsReadResult {
   const refs = new Map<string, string>();

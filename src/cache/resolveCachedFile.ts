@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { HubcacheError } from '../errors.js';
 import { formatRepoRef, type RepoRef } from './repoId.js';
 import { repoPaths } from './repoPaths.js';
-import { readRef, readRefs } from './readRefs.js';
+import { readRef, readRefsSync } from './readRefs.js';
 import { DEFAULT_REVISION, isCommitHash, validateRevision } from './revision.js';
 
 export interface ResolvedCachedFile {
@@ -86,7 +86,7 @@ async function listCachedRevisions(
   } catch {
     return [];
   }
-  const { refs } = await readRefs({ refsDir: paths.refsDir });
+  const { refs } = readRefsSync({ refsDir: paths.refsDir });
   return Promise.all(
     commits.map(async (commit) => {
       const names = [...refs].filter(([, c]) => c === commit).map(([n]) => n);

@@ -1,15 +1,17 @@
 /**
  * Moves a blob's bytes from the Hub (or its CDN) into a partial file, in one
  * or several ranged streams, retrying transient failures from where each
- * stream stopped, while a follower hashes what is on disk. Returns the digest;
- * the caller decides whether the bytes are good enough to become a blob.
+ * stream stopped, while a worker hashes them (from memory for one stream,
+ * from the file behind the writers for several). Returns the digest; the
+ * caller decides whether the bytes are good enough to become a blob.
  *
- * Memory stays bounded whatever the size: each stream holds two 1 MiB write
- * buffers and the hasher one 4 MiB read buffer.
+ * Memory stays bounded whatever the size: one stream stages into the hashing
+ * ring's eight 1 MiB slots, each of several streams into two 1 MiB buffers.
  */
 import { open, statfs, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { HubcacheError, fromSystemError } from '../errors.js';
+import { sleep } from '../sleep.js';
 import type { HashAlgorithm } from '../cache/etag.js';
 import { headerValue, hubRequest, networkError } from '../hub/hubRequest.js';
 import { hubErrorFromResponse } from '../hub/hubErrorFromResponse.js';
@@ -101,7 +103,7 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
       // them (it can only follow the contiguous prefix).
       const firstSegment = segments[0] as Segment;
       ring = params.algorithm && segments.length === 1 ? createRingHasher({ path: params.partialPath, prefixBytes: firstSegment.done, algorithm: params.algorithm, size: params.size }) : undefined;
-      follower = params.algorithm && !ring ? await createHashFollower({ path: params.partialPath, algorithm: params.algorithm, size: params.size }) : undefined;
+      follower = params.algorithm && !ring ? createHashFollower({ path: params.partialPath, algorithm: params.algorithm, size: params.size }) : undefined;
       const watermark = (): number => {
         let upTo = 0;
         for (const s of segments) {
@@ -226,27 +228,9 @@ async function runSegment(args: SegmentJob): Promise<void> {
       const retryAfter = typeof err.data.retryAfterMs === 'number' ? err.data.retryAfterMs : undefined;
       const delayMs = Math.min(8_000, retryAfter ?? 250 * 2 ** (failuresInARow - 1));
       params.onRetry?.({ attempt: failuresInARow, delayMs, message: err.message });
-      await delay(delayMs, signal);
+      await sleep({ ms: delayMs, signal });
     }
   }
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 async function streamOnce(args: SegmentJob): Promise<void> {

@@ -4,6 +4,7 @@
  * a 404 will not turn into a 200 by asking again.
  */
 import { HubcacheError } from '../errors.js';
+import { sleep } from '../sleep.js';
 
 export interface RetryInfo {
   attempt: number;
@@ -38,24 +39,9 @@ export async function withRetries<T>(params: WithRetriesParams<T>): Promise<T> {
       const retryAfter = typeof err.data.retryAfterMs === 'number' ? err.data.retryAfterMs : undefined;
       const delayMs = Math.min(max, retryAfter ?? base * 2 ** attempt);
       params.onRetry?.({ attempt: attempt + 1, delayMs, error: err });
-      await sleep(delayMs, params.signal);
+      await sleep({ ms: delayMs, signal: params.signal });
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Parses Retry-After (seconds or HTTP date) into milliseconds, capped at a minute. */

@@ -100,17 +100,8 @@ export interface SyncManifestResult {
   unusedRepos: string[];
 }
 
-interface ModelOutcome {
-  commit: string | undefined;
-  snapshotPath: string | undefined;
-  status: SyncStatus;
-  files: number;
-  downloaded: number;
-  bytesDownloaded: number;
-  wouldDownload: Array<{ path: string; size: number | undefined }>;
-  missing: string[];
-  error: SyncModelResult['error'];
-}
+/** What syncing one model yields, before it is labelled with its repo and links. */
+type ModelOutcome = Omit<SyncModelResult, 'repo' | 'repoType' | 'repoId' | 'revision' | 'links'>;
 
 export async function syncManifest(params: SyncManifestParams): Promise<SyncManifestResult> {
   const services = selectServices({ manifest: params.manifest, names: params.services });

@@ -2,14 +2,13 @@
  * Real processes racing on one cache: the flock on the blob makes the origin
  * serve the body once; different files proceed in parallel.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrigin, type Origin } from '../helpers/origin/createOrigin.js';
 import { linearRepo } from '../helpers/origin/fixture.js';
 import { makeTempDir } from '../helpers/tempDir.js';
+import { sha256File } from '../helpers/sha256File.js';
 import { runCli } from '../helpers/runCli.js';
 
 const SIZE = 256 * 1024 * 1024;
@@ -36,12 +35,6 @@ beforeAll(async () => {
   });
 }, 120_000);
 afterAll(async () => origin?.close());
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 describe('concurrent downloads', () => {
   it('8 processes downloading the same 256 MiB file: the body crosses the network once, all 8 get the verified file', async () => {

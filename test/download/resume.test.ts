@@ -3,14 +3,13 @@
  * left (its partial and state), so the origin serves little more than one copy.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrigin, type Origin } from '../helpers/origin/createOrigin.js';
 import { linearRepo } from '../helpers/origin/fixture.js';
 import { makeTempDir } from '../helpers/tempDir.js';
+import { sha256File } from '../helpers/sha256File.js';
 import { CLI_PATH, runCli } from '../helpers/runCli.js';
 
 const SIZE = 256 * 1024 * 1024;
@@ -22,12 +21,6 @@ beforeAll(async () => {
   });
 }, 120_000);
 afterAll(async () => origin?.close());
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /** Starts a download and SIGKILLs it after `ms`; resolves when it is gone. */
 function startAndKill(params: { cacheDir: string; ms: number; connections: string }): Promise<void> {

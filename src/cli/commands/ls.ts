@@ -77,10 +77,10 @@ async function manifestServices(params: { out: Output; path: string | undefined;
   }
 }
 
-function repoTable(params: { out: { table: (p: never) => string[] }; repos: CachedRepo[]; now: number; scan: CacheScan; services: Map<string, string[]> | undefined }): string[] {
+function repoTable(params: { out: Output; repos: CachedRepo[]; now: number; scan: CacheScan; services: Map<string, string[]> | undefined }): string[] {
   const { repos, now, scan } = params;
   if (repos.length === 0) return [`No repos in ${scan.cacheDir}`];
-  const lines = (params.out as unknown as import('../output.js').Output).table({
+  const lines = params.out.table({
     rows: repos,
     columns: [
       { header: 'REPO ID', value: (r) => r.repoId },
@@ -104,10 +104,10 @@ function repoTable(params: { out: { table: (p: never) => string[] }; repos: Cach
   return lines;
 }
 
-function revisionTable(params: { out: unknown; repos: CachedRepo[]; now: number }): string[] {
+function revisionTable(params: { out: Output; repos: CachedRepo[]; now: number }): string[] {
   const rows = params.repos.flatMap((repo) => repo.revisions.map((revision) => ({ repo, revision })));
   if (rows.length === 0) return ['No revisions cached'];
-  return (params.out as import('../output.js').Output).table({
+  return params.out.table({
     rows,
     columns: [
       { header: 'REPO ID', value: (r) => formatRepoRef(r.repo) },
