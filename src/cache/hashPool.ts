@@ -70,10 +70,42 @@ export interface HashManyParams {
   onResult?: (result: HashJobResult) => void;
 }
 
+export interface HashPool {
+  /** One call at a time per pool; each worker takes the next job as it finishes one. */
+  hashMany(params: Omit<HashManyParams, 'concurrency'>): Promise<HashJobResult[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the workers now, so a caller can boot them (tens of milliseconds
+ * each) while it is still scanning for the jobs to give them.
+ */
+export function startHashPool(params: { concurrency?: number }): HashPool {
+  const workerCount = Math.max(1, params.concurrency ?? availableParallelism());
+  const workers = Array.from({ length: workerCount }, () => new Worker(WORKER_SOURCE, { eval: true }));
+  return {
+    hashMany: (hashParams) => hashWith({ ...hashParams, workers }),
+    close: async () => {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
+
 export async function hashMany(params: HashManyParams): Promise<HashJobResult[]> {
+  if (params.jobs.length === 0) return [];
+  const pool = startHashPool({ concurrency: Math.min(params.concurrency ?? availableParallelism(), params.jobs.length) });
+  try {
+    return await pool.hashMany(params);
+  } finally {
+    await pool.close();
+  }
+}
+
+let messageId = 0;
+
+async function hashWith(params: Omit<HashManyParams, 'concurrency'> & { workers: Worker[] }): Promise<HashJobResult[]> {
   const jobs = [...params.jobs].sort((a, b) => b.size - a.size);
   if (jobs.length === 0) return [];
-  const workerCount = Math.max(1, Math.min(params.concurrency ?? availableParallelism(), jobs.length));
   const results: HashJobResult[] = [];
   let next = 0;
   const bytesTotal = jobs.reduce((sum, job) => sum + job.size, 0);
@@ -86,24 +118,17 @@ export async function hashMany(params: HashManyParams): Promise<HashJobResult[]>
           params.onProgress?.({ bytesDone, bytesTotal });
         }
       : undefined;
-  const workers: Worker[] = [];
-  try {
-    await Promise.all(
-      Array.from({ length: workerCount }, async () => {
-        const worker = new Worker(WORKER_SOURCE, { eval: true });
-        workers.push(worker);
-        while (next < jobs.length) {
-          const id = next++;
-          const job = jobs[id] as HashJob;
-          const result = await runJob({ worker, job, id, onBytes });
-          results.push(result);
-          params.onResult?.(result);
-        }
-      }),
-    );
-  } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
-  }
+  await Promise.all(
+    params.workers.slice(0, jobs.length).map(async (worker) => {
+      while (next < jobs.length) {
+        const job = jobs[next++] as HashJob;
+        // Ids are unique per process, so a message can never be taken for another call's job.
+        const result = await runJob({ worker, job, id: messageId++, onBytes });
+        results.push(result);
+        params.onResult?.(result);
+      }
+    }),
+  );
   return results;
 }
 

@@ -3,7 +3,7 @@
  * following them: the download says "bytes up to N are on disk" and the
  * follower, on a worker thread, reads and hashes them from the page cache,
  * waiting for the gap in front of it to fill. (A single stream hashes from
- * memory instead: cache/ringHasher.)
+ * memory instead: cache/ringWriter.)
  */
 import { Worker } from 'node:worker_threads';
 import type { HashAlgorithm } from '../cache/etag.js';

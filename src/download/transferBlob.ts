@@ -14,10 +14,11 @@ import { HubcacheError, fromSystemError } from '../errors.js';
 import { sleep } from '../sleep.js';
 import type { HashAlgorithm } from '../cache/etag.js';
 import { headerValue, hubRequest, networkError } from '../hub/hubRequest.js';
+import { rawHttpGet, type RawHttpResponse } from '../hub/rawHttpGet.js';
 import { hubErrorFromResponse } from '../hub/hubErrorFromResponse.js';
 import { isRetryable, parseRetryAfter } from '../hub/withRetries.js';
 import { createHashFollower, type HashFollower } from './hashFollower.js';
-import { createRingHasher, type RingHasher, type RingSlot } from '../cache/ringHasher.js';
+import { createRingWriter, type RingWriter, type RingSlot } from '../cache/ringWriter.js';
 import { createPartialState, type PartialState, type Segment } from './partialState.js';
 
 export interface TransferBlobParams {
@@ -40,6 +41,11 @@ export interface TransferBlobParams {
   onBytes?: (bytes: number) => void;
   onRetry?: (info: { attempt: number; delayMs: number; message: string }) => void;
   what: string;
+  /**
+   * `raw` (default): bodies from http:// URLs are read by the raw socket reader, the rest by
+   * node:http. `node`: node:http for everything (tests keep that path honest with it).
+   */
+  engine?: 'raw' | 'node';
 }
 
 export interface TransferBlobResult {
@@ -83,7 +89,7 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
   let received = 0;
   let state: PartialState | undefined;
   let follower: HashFollower | undefined;
-  let ring: RingHasher | undefined;
+  let ring: RingWriter | undefined;
   try {
     for (;;) {
       // The state file comes first: a partial without one is taken for a front-to-back
@@ -97,12 +103,10 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
       // Several streams write at offsets into a file of the final size; one stream only appends,
       // so its file size alone tells how far it got (Python-style partials resume the same way).
       if (segments.length > 1) await handle.truncate(params.size).catch(() => undefined);
-      follower?.abort();
-      ring?.abort();
-      // One stream: hash from memory as bytes arrive. Several: the follower hashes the file behind
-      // them (it can only follow the contiguous prefix).
+      // One stream: the ring's worker hashes each slot and writes it. Several: the follower hashes
+      // the file behind them (it can only follow the contiguous prefix).
       const firstSegment = segments[0] as Segment;
-      ring = params.algorithm && segments.length === 1 ? createRingHasher({ path: params.partialPath, prefixBytes: firstSegment.done, algorithm: params.algorithm, size: params.size }) : undefined;
+      ring = segments.length === 1 ? createRingWriter({ path: params.partialPath, prefixBytes: firstSegment.done, algorithm: params.algorithm, size: params.size }) : undefined;
       follower = params.algorithm && !ring ? createHashFollower({ path: params.partialPath, algorithm: params.algorithm, size: params.size }) : undefined;
       const watermark = (): number => {
         let upTo = 0;
@@ -117,13 +121,13 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
       const onAbort = (): void => controller.abort(params.signal?.reason);
       params.signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        await Promise.all(
+        const outcomes = await Promise.allSettled(
           segments.map((segment, index) =>
             runSegment({
               params,
               handle,
               segment,
-              stager: ring ?? plainStager(),
+              stager: ring ?? plainStager({ handle }),
               ranged: segments.length > 1 || segment.done > 0,
               signal: controller.signal,
               getSourceEtag: () => sourceEtag,
@@ -144,11 +148,15 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
             }),
           ),
         );
+        // Every stream has settled, so no write of this attempt is still on its way to the file.
+        if (outcomes.some((o) => o.status === 'rejected')) throw controller.signal.reason;
       } catch (err) {
         if (err instanceof RestartFromZero) {
           // The server ignored our Range: what it sends is the whole file, so start over with one stream.
           params.onBytes?.(-segments.reduce((sum, s) => sum + s.done, 0));
           segments = [{ start: 0, end: params.size, done: 0 }];
+          follower?.abort();
+          await ring?.close();
           await handle.truncate(0);
           sourceEtag = undefined;
           continue;
@@ -170,10 +178,10 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
     const digest = ring ? await ring.finish() : follower ? await follower.finish() : undefined;
     return { digest, received, resumedFrom };
   } catch (err) {
-    follower?.abort();
-    ring?.abort();
     throw fromSystemError({ err, path: params.partialPath, action: `write ${params.what}` });
   } finally {
+    follower?.abort();
+    await ring?.close();
     state?.close();
     await handle.close().catch(() => undefined);
   }
@@ -233,8 +241,52 @@ async function runSegment(args: SegmentJob): Promise<void> {
   }
 }
 
+/** A response whose body is about to be written: from the raw socket reader or from node:http. */
+interface OpenedBody {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  url: string;
+  discard(): Promise<void>;
+  writeTo(writer: SlotWriter): Promise<void>;
+}
+
+async function openBody(args: SegmentJob, headers: Record<string, string>): Promise<OpenedBody> {
+  const { params, signal } = args;
+  const bodyTimeoutMs = params.stallTimeoutMs ?? 30_000;
+  let url = params.url;
+  let token = params.token;
+  if (params.engine !== 'node' && new URL(url).protocol === 'http:') {
+    const raw = await rawHttpGet({ url, token, headers, signal, bodyTimeoutMs, what: params.what });
+    const response = raw.response;
+    if (response && (response.contentLength !== undefined || response.status >= 300)) {
+      return {
+        status: response.status,
+        headers: response.headers,
+        url: response.url,
+        discard: async () => response.close(),
+        writeTo: (writer) => writer.receiveRaw({ response, url: response.url }),
+      };
+    }
+    // Not for the raw reader (an https hop, a chunked body): node:http takes it from here. An https
+    // hop leaves the http origin, so the token stays behind, as it would on any other-host redirect.
+    response?.close();
+    if (raw.handOff !== undefined) {
+      url = raw.handOff;
+      token = undefined;
+    }
+  }
+  const response = await hubRequest({ method: 'GET', url, token, headers, redirects: 'all', signal, bodyTimeoutMs, what: params.what });
+  return {
+    status: response.status,
+    headers: response.headers,
+    url: response.url,
+    discard: () => response.body.dump().catch(() => undefined),
+    writeTo: (writer) => writer.receiveStream({ body: response.body, url: response.url }),
+  };
+}
+
 async function streamOnce(args: SegmentJob): Promise<void> {
-  const { params, handle, segment, signal } = args;
+  const { params, segment } = args;
   const from = segment.start + segment.done;
   const headers: Record<string, string> = { 'accept-encoding': 'identity' };
   if (args.ranged) {
@@ -243,18 +295,9 @@ async function streamOnce(args: SegmentJob): Promise<void> {
     // If the bytes behind the URL changed since we started, the server answers 200 with the new whole file.
     if (sourceEtag) headers['if-range'] = sourceEtag;
   }
-  const response = await hubRequest({
-    method: 'GET',
-    url: params.url,
-    token: params.token,
-    headers,
-    redirects: 'all',
-    signal,
-    bodyTimeoutMs: params.stallTimeoutMs ?? 30_000,
-    what: params.what,
-  });
+  const response = await openBody(args, headers);
   if (response.status >= 400) {
-    await response.body.dump().catch(() => undefined);
+    await response.discard();
     if (response.status === 416) {
       throw new HubcacheError({ code: 'E_HTTP', message: `Cannot ${params.what}: the server refused the byte range ${headers.range}`, data: { status: 416 } });
     }
@@ -267,34 +310,42 @@ async function streamOnce(args: SegmentJob): Promise<void> {
   if (etag) args.onSourceEtag(etag);
   if (args.ranged) {
     if (response.status === 200) {
-      await response.body.dump().catch(() => undefined);
+      await response.discard();
       throw new RestartFromZero();
     }
     const contentRange = headerValue(response.headers, 'content-range');
     const match = contentRange ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange) : null;
     if (response.status !== 206 || !match || Number(match[1]) !== from) {
-      await response.body.dump().catch(() => undefined);
+      await response.discard();
       throw new HubcacheError({
         code: 'E_HTTP',
         message: `Cannot ${params.what}: asked for bytes from ${from}, the server answered ${response.status} ${contentRange ?? 'without Content-Range'}`,
         data: { status: response.status },
       });
     }
+  } else if (response.status !== 200) {
+    await response.discard();
+    throw new HubcacheError({ code: 'E_HTTP', message: `Cannot ${params.what}: the server answered ${response.status} to a download`, data: { status: response.status } });
   }
-  await writeBody({ body: response.body, handle, segment, stager: args.stager, onWritten: args.onWritten, what: params.what, url: response.url });
+  const writer = new SlotWriter({ segment, stager: args.stager, onWritten: args.onWritten, what: params.what });
+  await response.writeTo(writer);
 }
 
-/** Where received bytes are staged before the write: the hashing ring, or two plain buffers. */
+/** Where received bytes are staged and who writes them: the ring's worker, or two plain buffers written from here. */
 interface Stager {
   acquire(): Promise<RingSlot>;
-  submit(slot: RingSlot, length: number, written: Promise<unknown>): void;
+  tryAcquire(): RingSlot | undefined;
+  /** Settles once the first `length` bytes of `slot` are in the file at `position`; then the slot is free again. */
+  submit(slot: RingSlot, length: number, position: number): Promise<void>;
   giveBack(slot: RingSlot): void;
 }
 
-function plainStager(): Stager {
+function plainStager(params: { handle: FileHandle }): Stager {
   const slots: RingSlot[] = [0, 1].map((index) => ({ index, buffer: Buffer.allocUnsafe(WRITE_BUFFER) }));
   const free = [...slots];
   const waiting: Array<(slot: RingSlot) => void> = [];
+  // One write at a time: concurrent writes to one file contend on its inode lock.
+  let writes: Promise<void> = Promise.resolve();
   const giveBack = (slot: RingSlot): void => {
     const next = waiting.shift();
     if (next) next(slot);
@@ -305,83 +356,170 @@ function plainStager(): Stager {
       const slot = free.shift();
       return slot ? Promise.resolve(slot) : new Promise((resolve) => waiting.push(resolve));
     },
-    submit: (slot, _length, written) => {
-      written.then(
-        () => giveBack(slot),
-        () => giveBack(slot),
-      );
+    tryAcquire: () => free.shift(),
+    submit: (slot, length, position) => {
+      const written = writes.then(async () => {
+        try {
+          let done = 0;
+          while (done < length) {
+            const { bytesWritten } = await params.handle.write(slot.buffer, done, length - done, position + done);
+            done += bytesWritten;
+          }
+        } finally {
+          giveBack(slot);
+        }
+      });
+      writes = written.catch(() => undefined);
+      return written;
     },
     giveBack,
   };
 }
 
-async function writeBody(args: {
-  body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown };
-  handle: FileHandle;
-  segment: Segment;
-  stager: Stager;
-  onWritten: (bytes: number) => void;
-  what: string;
-  url: string;
-}): Promise<void> {
-  const { segment, handle, stager } = args;
-  // Writes run one after another, in file order, so `segment.done` only ever counts bytes that
-  // are on disk with nothing missing before them (the resume state depends on it). Receiving
-  // goes on meanwhile into the other staging slots.
-  let writes: Promise<void> = Promise.resolve();
-  let slot: RingSlot | undefined;
-  let filled = 0;
-  let position = segment.start + segment.done;
-  const flush = (): void => {
-    if (!slot || filled === 0) return;
-    const { buffer } = slot;
-    const length = filled;
-    const at = position;
-    position += length;
-    writes = writes.then(async () => {
-      let written = 0;
-      while (written < length) {
-        const { bytesWritten } = await handle.write(buffer, written, length - written, at + written);
-        written += bytesWritten;
+/**
+ * Fills staging slots with one stream's bytes and writes each full slot at
+ * its place in the partial file. Writes run one after another, in file
+ * order, so `segment.done` only ever counts bytes that are on disk with
+ * nothing missing before them (the resume state depends on it). Receiving
+ * goes on meanwhile into the other slots.
+ */
+class SlotWriter {
+  private writes: Promise<void> = Promise.resolve();
+  private slot: RingSlot | undefined;
+  private filled = 0;
+  private position: number;
+  private waitingForSlot = false;
+  private closed = false;
+  private onWriteFailed: (() => void) | undefined;
+
+  /** The first failed write: receiving stops, since nothing more can reach the file. */
+  private failed: unknown;
+
+  constructor(private readonly args: { segment: Segment; stager: Stager; onWritten: (bytes: number) => void; what: string }) {
+    this.position = args.segment.start + args.segment.done;
+  }
+
+  /** Body bytes through node:http: copied from its chunks into the slots. */
+  async receiveStream(params: { body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }; url: string }): Promise<void> {
+    const { segment, stager } = this.args;
+    try {
+      for await (const chunk of params.body) {
+        if (this.failed) throw this.failed;
+        if (this.position + this.filled + chunk.length > segment.end) {
+          throw new HubcacheError({ code: 'E_INTEGRITY', message: `Cannot ${this.args.what}: the server sent more bytes than announced` });
+        }
+        let offset = 0;
+        while (offset < chunk.length) {
+          this.slot ??= await stager.acquire();
+          const n = Math.min(chunk.length - offset, WRITE_BUFFER - this.filled);
+          chunk.copy(this.slot.buffer, this.filled, offset, offset + n);
+          this.filled += n;
+          offset += n;
+          if (this.filled === WRITE_BUFFER) this.flush();
+        }
       }
-      segment.done += length;
-      args.onWritten(length);
-    });
-    stager.submit(slot, length, writes);
-    slot = undefined;
-    filled = 0;
-  };
-  try {
-    for await (const chunk of args.body) {
-      if (position + filled + chunk.length > segment.end) {
-        throw new HubcacheError({ code: 'E_INTEGRITY', message: `Cannot ${args.what}: the server sent more bytes than announced` });
-      }
-      let offset = 0;
-      while (offset < chunk.length) {
-        slot ??= await stager.acquire();
-        const n = Math.min(chunk.length - offset, WRITE_BUFFER - filled);
-        chunk.copy(slot.buffer, filled, offset, offset + n);
-        filled += n;
-        offset += n;
-        if (filled === WRITE_BUFFER) flush();
+    } catch (err) {
+      params.body.destroy();
+      await this.stop();
+      throw networkError({ err, url: params.url, what: this.args.what });
+    }
+    await this.end();
+  }
+
+  /** Body bytes from the raw socket reader: read by the kernel straight into the slots. */
+  async receiveRaw(params: { response: RawHttpResponse; url: string }): Promise<void> {
+    const { response } = params;
+    const { segment } = this.args;
+    if (response.contentLength !== segment.end - this.position) {
+      response.close();
+      throw new HubcacheError({
+        code: 'E_HTTP',
+        message: `Cannot ${this.args.what}: the server announced ${response.contentLength} bytes, expected ${segment.end - this.position}`,
+        data: { retryable: true },
+      });
+    }
+    this.onWriteFailed = () => response.close();
+    try {
+      await response.receive({
+        space: () => this.space(() => response.wake()),
+        commit: (n) => {
+          this.filled += n;
+          if (this.filled === WRITE_BUFFER) this.flush();
+        },
+      });
+    } catch (err) {
+      await this.stop();
+      throw networkError({ err, url: params.url, what: this.args.what });
+    }
+    await this.end();
+  }
+
+  /** The free part of the current slot; without one, asks for a slot and calls `onRoom` when it comes. */
+  private space(onRoom: () => void): Buffer | undefined {
+    if (!this.slot) {
+      if (this.waitingForSlot) return undefined;
+      this.slot = this.args.stager.tryAcquire();
+      if (!this.slot) {
+        this.waitingForSlot = true;
+        void this.args.stager.acquire().then((slot) => {
+          this.waitingForSlot = false;
+          if (this.closed) {
+            this.args.stager.giveBack(slot);
+            return;
+          }
+          this.slot = slot;
+          onRoom();
+        });
+        return undefined;
       }
     }
-    flush();
-    await writes;
-  } catch (err) {
-    // Keep whatever reached us: it is written, counted in segment.done, and not fetched again.
-    flush();
-    await writes.catch(() => undefined);
-    if (slot) stager.giveBack(slot);
-    args.body.destroy();
-    throw networkError({ err, url: args.url, what: args.what });
+    return this.slot.buffer.subarray(this.filled);
   }
-  if (segment.start + segment.done < segment.end) {
-    // The body ended early without a socket error (a short body): retry from here.
-    throw new HubcacheError({
-      code: 'E_NETWORK',
-      message: `Cannot ${args.what}: the connection ended ${segment.end - segment.start - segment.done} bytes early`,
-      data: { retryable: true },
+
+  private flush(): void {
+    const { slot } = this;
+    if (!slot || this.filled === 0) return;
+    const { segment, stager } = this.args;
+    const length = this.filled;
+    const written = stager.submit(slot, length, this.position);
+    // Its failure is reported through `writes`, in order; this only keeps it from counting as unhandled meanwhile.
+    written.catch(() => undefined);
+    this.position += length;
+    this.slot = undefined;
+    this.filled = 0;
+    // Counted in file order, and only once on disk: the resume state depends on both.
+    this.writes = this.writes.then(async () => {
+      await written;
+      segment.done += length;
+      this.args.onWritten(length);
     });
+    this.writes.catch((err: unknown) => {
+      this.failed ??= err;
+      this.onWriteFailed?.();
+    });
+  }
+
+  /** After a failure: keep whatever reached us (written and counted, so it is not fetched again). */
+  private async stop(): Promise<void> {
+    this.closed = true;
+    this.flush();
+    await this.writes.catch(() => undefined);
+    if (this.slot) this.args.stager.giveBack(this.slot);
+    this.slot = undefined;
+  }
+
+  private async end(): Promise<void> {
+    this.closed = true;
+    this.flush();
+    await this.writes;
+    const { segment } = this.args;
+    if (segment.start + segment.done < segment.end) {
+      // The body ended early without a socket error (a short body): retry from here.
+      throw new HubcacheError({
+        code: 'E_NETWORK',
+        message: `Cannot ${this.args.what}: the connection ended ${segment.end - segment.start - segment.done} bytes early`,
+        data: { retryable: true },
+      });
+    }
   }
 }

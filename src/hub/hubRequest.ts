@@ -44,7 +44,7 @@ export interface HubResponse {
   location: string | undefined;
 }
 
-const USER_AGENT = `hubcache/0.1; node/${process.versions.node}`;
+export const USER_AGENT = `hubcache/0.1; node/${process.versions.node}`;
 
 // Node's own HTTP client: loading undici cost 0.1-0.4 s of start-up and ~20 MB of memory per
 // process, and `MODEL_PATH=$(hubcache download ...)` pays start-up on every container start.

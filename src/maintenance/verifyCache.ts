@@ -9,11 +9,10 @@ import { readlink, rename, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hashAlgorithmForBlobName } from '../cache/etag.js';
-import { hashMany, type HashJob } from '../cache/hashPool.js';
+import { startHashPool, type HashJob, type HashPool } from '../cache/hashPool.js';
 import { assertInsideCache, removeInsideCache } from '../cache/insideCache.js';
 import { scanCache, type CacheWarningCode, type CachedRepo } from '../cache/scanCache.js';
-import { readdir } from 'node:fs/promises';
-import { lstat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 
 export type VerifyFindingCode = CacheWarningCode | 'hash-mismatch' | 'unreadable-blob' | 'unverifiable-blob';
 
@@ -52,6 +51,16 @@ export interface VerifyCacheParams {
 }
 
 export async function verifyCache(params: VerifyCacheParams): Promise<VerifyReport> {
+  // Workers boot while the scan runs: on a cache dominated by one big blob, boot time is on the critical path.
+  const pool = startHashPool({ ...(params.concurrency !== undefined ? { concurrency: params.concurrency } : {}) });
+  try {
+    return await verifyWith({ ...params, pool });
+  } finally {
+    await pool.close();
+  }
+}
+
+async function verifyWith(params: VerifyCacheParams & { pool: HashPool }): Promise<VerifyReport> {
   const scan = await scanCache({ cacheDir: params.cacheDir, ...(params.repos ? { repos: params.repos } : {}) });
   const findings: VerifyFinding[] = [];
   const actions: VerifyAction[] = [];
@@ -78,9 +87,8 @@ export async function verifyCache(params: VerifyCacheParams): Promise<VerifyRepo
     }
   }
 
-  const results = await hashMany({
+  const results = await params.pool.hashMany({
     jobs,
-    ...(params.concurrency !== undefined ? { concurrency: params.concurrency } : {}),
     ...(params.onProgress ? { onProgress: params.onProgress } : {}),
   });
   const damagedBlobs = new Set<string>();
