@@ -3,6 +3,7 @@
  * result, making incompressible content, warming the page cache, a clean
  * child environment, and rounds that rotate the competitors' order.
  */
+import { spawn } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -97,24 +98,29 @@ export interface RoundsResult<R extends ProcessRun = ProcessRun> {
 }
 
 /**
- * Runs every competitor once per round, rotating who goes first each round so
- * neither the order nor a burst of load from other processes favours one.
+ * Runs every competitor once per round, rotating who goes first each round and
+ * reversing the order every other round, so neither a position nor the same
+ * predecessor (whose clean-up shapes the page cache the next run finds)
+ * favours one. `settle` runs before every timed run, untimed.
  * Round -1 (when `warmup`) is run but not counted.
  */
 export async function rotatedRounds<R extends ProcessRun>(params: {
   rounds: number;
   warmup?: boolean;
   competitors: Record<string, Competitor<R>>;
+  settle?: () => Promise<void>;
   log?: (line: string) => void;
 }): Promise<Record<string, RoundsResult<R>>> {
   const names = Object.keys(params.competitors);
   const out: Record<string, RoundsResult<R>> = {};
   for (let round = params.warmup ? -1 : 0; round < params.rounds; round++) {
     const shift = ((round % names.length) + names.length) % names.length;
-    const order = [...names.slice(shift), ...names.slice(0, shift)];
+    const rotated = [...names.slice(shift), ...names.slice(0, shift)];
+    const order = round % 2 === 0 ? rotated : rotated.reverse();
     const figures: string[] = [];
     for (const name of order) {
       const competitor = params.competitors[name] as Competitor<R>;
+      await params.settle?.();
       const result = await competitor.run(round);
       if (result.code !== 0) throw new Error(`${name} failed (exit ${result.code}): ${result.stderr.slice(0, 2000)}`);
       await competitor.after?.(result, round);
@@ -150,4 +156,16 @@ export function loadNote(atStart: number[]): string {
 
 export function loadNow(): number[] {
   return loadavg();
+}
+
+/**
+ * Writes dirty page-cache data back (untimed), so a timed run never shares the
+ * disk with the write-back of what an earlier run left behind.
+ */
+export async function syncDisks(): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const child = spawn('sync', [], { stdio: 'ignore' });
+    child.on('close', () => resolve());
+    child.on('error', () => resolve());
+  });
 }

@@ -16,7 +16,7 @@ import { median } from './measure.js';
 import { timeProcessWithUsage, type UsageRun } from './processUsage.js';
 import { linearRepo } from '../test/helpers/origin/fixture.js';
 import { startBenchServer } from './benchServer.js';
-import { childEnv, GiB, mbPerSecond, MiB, rotatedRounds, sha256File, spread, warmPageCache, type Competitor, loadNote, loadNow } from './benchFiles.js';
+import { childEnv, GiB, mbPerSecond, MiB, rotatedRounds, sha256File, syncDisks, spread, warmPageCache, type Competitor, loadNote, loadNow } from './benchFiles.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -29,7 +29,7 @@ const bench: Bench = {
   description: 'one 1 GiB file over loopback: hubcache download (hash verified) vs curl -o vs @huggingface/hub downloadFileToCacheDir',
   async run({ workDir, quick }) {
     const size = quick ? 256 * MiB : GiB;
-    const rounds = quick ? 2 : 5;
+    const rounds = quick ? 2 : 7;
     const log = (line: string): void => void process.stderr.write(`${line}\n`);
     const loadAtStart = loadNow();
     const server = await startBenchServer({
@@ -96,7 +96,7 @@ const bench: Bench = {
       // Load each client's code into the page cache once, untimed (a warm-up download round would cost ~15 s).
       await timeProcessWithUsage({ command: process.execPath, args: [CLI, 'download', '--help'], env });
       await timeProcessWithUsage({ command: process.execPath, args: ['-e', "import('@huggingface/hub')"], env, cwd: ROOT });
-      const results = await rotatedRounds({ rounds, competitors, log });
+      const results = await rotatedRounds({ rounds, competitors, settle: syncDisks, log });
       const cdnHitsOnNode = server.origin.stats.requests.cdn;
 
       const t = (name: string): number => (results[name] as { median: number }).median;
