@@ -69,6 +69,12 @@ export async function rawHttpGet(params: RawHttpGetParams): Promise<RawHttpGetRe
     const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...params.headers };
     // The token goes only to the host the caller addressed; CDNs on other hosts never see it.
     if (params.token && target.origin === firstOrigin) headers.authorization = `Bearer ${params.token}`;
+    for (const [name, value] of Object.entries(headers)) {
+      // A line break would end the header early and let the rest pose as another header.
+      if (/[\r\n]/.test(value)) {
+        throw new HubcacheError({ code: 'E_USAGE', message: `Cannot ${params.what}: the ${name === 'authorization' ? 'token (HF_TOKEN)' : `${name} header`} contains a line break` });
+      }
+    }
     let response: RawHttpResponse;
     try {
       response = await exchange({ ...params, target, headers });
