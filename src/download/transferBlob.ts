@@ -1,14 +1,18 @@
 /**
  * Moves a blob's bytes from the Hub (or its CDN) into a partial file, in one
  * or several ranged streams, retrying transient failures from where each
- * stream stopped, while a worker hashes them (from memory for one stream,
- * from the file behind the writers for several). Returns the digest; the
+ * stream stopped, and hashes them on the way: one big stream on the ring's
+ * writer and hasher threads, one small stream on the main thread, several
+ * streams by following the file behind the writers. Returns the digest; the
  * caller decides whether the bytes are good enough to become a blob.
  *
- * Memory stays bounded whatever the size: one stream stages into the hashing
- * ring's eight 1 MiB slots, each of several streams into two 1 MiB buffers.
+ * Memory stays bounded whatever the size: one stream stages into eight 1 MiB
+ * slots (the ring's, or two plain buffers for a small file), each of several
+ * streams into two 1 MiB buffers.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { open, statfs, type FileHandle } from 'node:fs/promises';
+import { HASH_CHUNK_BYTES } from '../cache/hashFile.js';
 import { dirname } from 'node:path';
 import { HubcacheError, fromSystemError } from '../errors.js';
 import { sleep } from '../sleep.js';
@@ -42,10 +46,11 @@ export interface TransferBlobParams {
   onRetry?: (info: { attempt: number; delayMs: number; message: string }) => void;
   what: string;
   /**
-   * `raw` (default): bodies from http:// URLs are read by the raw socket reader, the rest by
-   * node:http. `node`: node:http for everything (tests keep that path honest with it).
+   * Who reads the body. `auto` (default): the raw socket reader for http:// URLs of files of at
+   * least THREADED_MIN_BYTES, node:http otherwise (https, and small files, which gain more from
+   * node:http's kept-alive connections). `raw` / `node`: that one whenever it can (tests use both).
    */
-  engine?: 'raw' | 'node';
+  engine?: 'auto' | 'raw' | 'node';
 }
 
 export interface TransferBlobResult {
@@ -58,6 +63,12 @@ export interface TransferBlobResult {
 const WRITE_BUFFER = 1024 * 1024;
 /** An attempt that received less than this before failing counts as a failure in a row. */
 const MIN_PROGRESS_BYTES = 1024 * 1024;
+/**
+ * From this size up, one stream is written and hashed by the ring's two threads. Below it, the main
+ * thread hashes and writes: starting two threads costs more than hashing the whole file (a repo of
+ * many small files would start two per file).
+ */
+export const THREADED_MIN_BYTES = 16 * 1024 * 1024;
 /** Ranged streams are worth their overhead only for big files. */
 export const MIN_BYTES_PER_CONNECTION = 64 * 1024 * 1024;
 
@@ -90,6 +101,7 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
   let state: PartialState | undefined;
   let follower: HashFollower | undefined;
   let ring: RingWriter | undefined;
+  let inline: Hash | undefined;
   try {
     for (;;) {
       // The state file comes first: a partial without one is taken for a front-to-back
@@ -103,11 +115,14 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
       // Several streams write at offsets into a file of the final size; one stream only appends,
       // so its file size alone tells how far it got (Python-style partials resume the same way).
       if (segments.length > 1) await handle.truncate(params.size).catch(() => undefined);
-      // One stream: the ring's worker hashes each slot and writes it. Several: the follower hashes
+      // One big stream: the ring's threads write and hash each slot. One small stream: the main
+      // thread hashes each slot as it hands it to the write. Several streams: the follower hashes
       // the file behind them (it can only follow the contiguous prefix).
       const firstSegment = segments[0] as Segment;
-      ring = segments.length === 1 ? createRingWriter({ path: params.partialPath, prefixBytes: firstSegment.done, algorithm: params.algorithm, size: params.size }) : undefined;
-      follower = params.algorithm && !ring ? createHashFollower({ path: params.partialPath, algorithm: params.algorithm, size: params.size }) : undefined;
+      const single = segments.length === 1;
+      ring = single && params.size >= THREADED_MIN_BYTES ? createRingWriter({ path: params.partialPath, prefixBytes: firstSegment.done, algorithm: params.algorithm, size: params.size }) : undefined;
+      inline = single && !ring && params.algorithm ? await inlineHash({ handle, algorithm: params.algorithm, size: params.size, prefixBytes: firstSegment.done }) : undefined;
+      follower = params.algorithm && !single ? createHashFollower({ path: params.partialPath, algorithm: params.algorithm, size: params.size }) : undefined;
       const watermark = (): number => {
         let upTo = 0;
         for (const s of segments) {
@@ -127,7 +142,7 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
               params,
               handle,
               segment,
-              stager: ring ?? plainStager({ handle }),
+              stager: ring ?? plainStager({ handle, onSubmit: inline ? (bytes) => inline?.update(bytes) : undefined }),
               ranged: segments.length > 1 || segment.done > 0,
               signal: controller.signal,
               getSourceEtag: () => sourceEtag,
@@ -175,7 +190,7 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
         data: { expected: params.size, actual: stats.size },
       });
     }
-    const digest = ring ? await ring.finish() : follower ? await follower.finish() : undefined;
+    const digest = ring ? await ring.finish() : inline ? inline.digest('hex') : follower ? await follower.finish() : undefined;
     return { digest, received, resumedFrom };
   } catch (err) {
     throw fromSystemError({ err, path: params.partialPath, action: `write ${params.what}` });
@@ -255,7 +270,9 @@ async function openBody(args: SegmentJob, headers: Record<string, string>): Prom
   const bodyTimeoutMs = params.stallTimeoutMs ?? 30_000;
   let url = params.url;
   let token = params.token;
-  if (params.engine !== 'node' && new URL(url).protocol === 'http:') {
+  const engine = params.engine ?? 'auto';
+  const raw = engine === 'raw' || (engine === 'auto' && params.size >= THREADED_MIN_BYTES);
+  if (raw && new URL(url).protocol === 'http:') {
     const raw = await rawHttpGet({ url, token, headers, signal, bodyTimeoutMs, what: params.what });
     const response = raw.response;
     if (response && (response.contentLength !== undefined || response.status >= 300)) {
@@ -340,7 +357,22 @@ interface Stager {
   giveBack(slot: RingSlot): void;
 }
 
-function plainStager(params: { handle: FileHandle }): Stager {
+/** A hash of the file so far: the bytes already on disk (a resumed prefix) are read first. */
+async function inlineHash(params: { handle: FileHandle; algorithm: HashAlgorithm; size: number; prefixBytes: number }): Promise<Hash> {
+  const hash = createHash(params.algorithm === 'sha256' ? 'sha256' : 'sha1');
+  if (params.algorithm !== 'sha256') hash.update(`blob ${params.size}\0`);
+  const buffer = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
+  for (let done = 0; done < params.prefixBytes; ) {
+    const { bytesRead } = await params.handle.read(buffer, 0, Math.min(buffer.length, params.prefixBytes - done), done);
+    if (bytesRead <= 0) throw new Error('partial file shorter than its recorded progress');
+    hash.update(buffer.subarray(0, bytesRead));
+    done += bytesRead;
+  }
+  return hash;
+}
+
+/** `onSubmit` sees each slot's bytes when it is handed to the write, which is in file order for one stream. */
+function plainStager(params: { handle: FileHandle; onSubmit?: ((bytes: Buffer) => void) | undefined }): Stager {
   const slots: RingSlot[] = [0, 1].map((index) => ({ index, buffer: Buffer.allocUnsafe(WRITE_BUFFER) }));
   const free = [...slots];
   const waiting: Array<(slot: RingSlot) => void> = [];
@@ -358,6 +390,7 @@ function plainStager(params: { handle: FileHandle }): Stager {
     },
     tryAcquire: () => free.shift(),
     submit: (slot, length, position) => {
+      params.onSubmit?.(slot.buffer.subarray(0, length));
       const written = writes.then(async () => {
         try {
           let done = 0;

@@ -1,12 +1,14 @@
 /**
  * Both body paths of transferBlob, against the origin with faults: the raw
- * socket reader (every http:// download in the CLI tests goes through it) and
- * node:http (https, and bodies the raw reader hands back). Plus the raw
+ * socket reader (http:// files of 16 MiB and up: the CLI's concurrency and
+ * resume tests go through it) and node:http (https, small files, and bodies
+ * the raw reader hands back). Resuming a partial on both hashing paths. Plus the raw
  * reader's own edges, against hand-written servers: a head split into tiny
  * packets after an interim 103, a chunked body, a redirect to another host.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
+import { copyFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrigin, type Origin } from '../helpers/origin/createOrigin.js';
@@ -17,7 +19,8 @@ import { sha256File } from '../helpers/sha256File.js';
 import { transferBlob } from '../../src/download/transferBlob.js';
 import { rawHttpGet } from '../../src/hub/rawHttpGet.js';
 
-const SIZE = 8 * 1024 * 1024 + 12_345;
+// Big enough for the threaded path (THREADED_MIN_BYTES), so `auto` picks the raw reader.
+const SIZE = 20 * 1024 * 1024 + 12_345;
 let origin: Origin;
 
 beforeAll(async () => {
@@ -27,7 +30,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => origin?.close());
 
-async function transfer(params: { engine: 'raw' | 'node'; url?: string; connections?: number; size?: number; etag?: string }) {
+async function transfer(params: { engine: 'auto' | 'node'; url?: string; connections?: number; size?: number; etag?: string }) {
   const dir = await makeTempDir();
   const expected = origin.file({ repoId: 'acme/engines', path: 'w.bin' });
   const partialPath = join(dir, 'blob.incomplete');
@@ -55,7 +58,7 @@ const faults: Array<{ name: string; fault: Fault | undefined }> = [
   { name: '503 then fine', fault: { kind: 'status', status: 503, retryAfter: 0 } },
 ];
 
-describe.each(['raw', 'node'] as const)('transferBlob with the %s engine', (engine) => {
+describe.each(['auto', 'node'] as const)('transferBlob with the %s engine (auto: the raw reader here)', (engine) => {
   it.each(faults)('ends with the exact bytes and their digest: $name', async ({ fault }) => {
     if (fault) origin.faults.add({ ...fault, match: { ...(fault.kind === 'status' ? {} : { route: 'cdn' }), path: 'w.bin' }, times: 1 });
     const result = await transfer({ engine });
@@ -76,6 +79,41 @@ describe.each(['raw', 'node'] as const)('transferBlob with the %s engine', (engi
     const result = await transfer({ engine });
     expect(result.digest).not.toBe(result.expected.blob.sha256);
     expect(result.digest).toBe(await sha256File(result.partialPath));
+  });
+});
+
+describe('resuming a partial file', () => {
+  it.each([
+    { name: 'threaded (ring writer)', size: SIZE },
+    { name: 'small (hashed on the main thread)', size: 3 * 1024 * 1024 + 7 },
+  ])('$name: hashes the bytes on disk first, then the rest as it arrives', async ({ size }) => {
+    const whole = await transfer({ engine: 'auto' });
+    // The first `size` bytes of w.bin, as a file of its own, with the first 40% already "on disk".
+    const dir = await makeTempDir();
+    const full = join(dir, 'full');
+    await copyFile(whole.partialPath, full);
+    await truncate(full, size);
+    const want = await sha256File(full);
+    const partialPath = join(dir, 'partial.incomplete');
+    await copyFile(full, partialPath);
+    const done = Math.floor(size * 0.4);
+    await truncate(partialPath, done);
+    origin.stats.reset();
+    const result = await transferBlob({
+      url: `${origin.url}/acme/engines/resolve/main/w.bin`,
+      size,
+      etag: want,
+      algorithm: 'sha256',
+      partialPath,
+      statePath: join(dir, 'state'),
+      resume: { segments: [{ start: 0, end: size, done }] },
+      connections: 1,
+      what: 'resume w.bin',
+    });
+    expect(result.resumedFrom).toBe(done);
+    expect(result.digest).toBe(want);
+    expect(await sha256File(partialPath)).toBe(want);
+    expect(origin.stats.log.some((e) => e.range === `bytes=${done}-${size - 1}`)).toBe(true);
   });
 });
 
@@ -135,6 +173,7 @@ describe('the raw reader', () => {
         statePath: join(dir, 's'),
         connections: 1,
         what: 'download file',
+        engine: 'raw',
       });
       expect(result.digest).toBe(digest);
     } finally {
@@ -162,6 +201,7 @@ describe('the raw reader', () => {
         statePath: join(dir, 's'),
         connections: 1,
         what: 'download file',
+        engine: 'raw',
       });
       expect(result.digest).toBe(digest);
       // The probe above, the raw attempt that saw "chunked", then node:http.
