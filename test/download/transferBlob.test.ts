@@ -156,6 +156,20 @@ async function sendSlowly(socket: Socket, data: Buffer, pieceBytes: number): Pro
 describe('the raw reader', () => {
   const body = Buffer.from('hello from a hand-written server, '.repeat(200));
   const digest = createHash('sha256').update(body).digest('hex');
+  const transferRaw = async (url: string) => {
+    const dir = await makeTempDir();
+    return transferBlob({
+      url,
+      size: body.length,
+      etag: digest,
+      algorithm: 'sha256',
+      partialPath: join(dir, 'p'),
+      statePath: join(dir, 's'),
+      connections: 1,
+      what: 'download file',
+      engine: 'raw',
+    });
+  };
 
   it('reads a head split into 7-byte packets after an interim 103', async () => {
     const server = await rawServer((_request, socket) => {
@@ -163,18 +177,7 @@ describe('the raw reader', () => {
       void sendSlowly(socket, Buffer.concat([Buffer.from(head, 'latin1'), body]), 7).then(() => socket.end());
     });
     try {
-      const dir = await makeTempDir();
-      const result = await transferBlob({
-        url: `${server.url}/file`,
-        size: body.length,
-        etag: digest,
-        algorithm: 'sha256',
-        partialPath: join(dir, 'p'),
-        statePath: join(dir, 's'),
-        connections: 1,
-        what: 'download file',
-        engine: 'raw',
-      });
+      const result = await transferRaw(`${server.url}/file`);
       expect(result.digest).toBe(digest);
     } finally {
       await server.close();
@@ -191,18 +194,7 @@ describe('the raw reader', () => {
       const direct = await rawHttpGet({ url: `${server.url}/file`, headers: {}, what: 'probe' });
       expect(direct.response?.contentLength).toBeUndefined();
       direct.response?.close();
-      const dir = await makeTempDir();
-      const result = await transferBlob({
-        url: `${server.url}/file`,
-        size: body.length,
-        etag: digest,
-        algorithm: 'sha256',
-        partialPath: join(dir, 'p'),
-        statePath: join(dir, 's'),
-        connections: 1,
-        what: 'download file',
-        engine: 'raw',
-      });
+      const result = await transferRaw(`${server.url}/file`);
       expect(result.digest).toBe(digest);
       // The probe above, the raw attempt that saw "chunked", then node:http.
       expect(server.requests.length).toBe(3);
