@@ -102,7 +102,6 @@ parentPort.on('message', (msg) => {
 
 interface Reply {
   id: number;
-  index?: number;
   digest?: string;
   error?: { message: string; code?: string };
 }

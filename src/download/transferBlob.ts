@@ -10,9 +10,8 @@
  * slots (the ring's, or two plain buffers for a small file), each of several
  * streams into two 1 MiB buffers.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { open, statfs, type FileHandle } from 'node:fs/promises';
-import { HASH_CHUNK_BYTES } from '../cache/hashFile.js';
+import { createStreamingHasher, HASH_CHUNK_BYTES, type StreamingHasher } from '../cache/hashFile.js';
 import { dirname } from 'node:path';
 import { HubcacheError, fromSystemError } from '../errors.js';
 import { sleep } from '../sleep.js';
@@ -101,7 +100,7 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
   let state: PartialState | undefined;
   let follower: HashFollower | undefined;
   let ring: RingWriter | undefined;
-  let inline: Hash | undefined;
+  let inline: StreamingHasher | undefined;
   try {
     for (;;) {
       // The state file comes first: a partial without one is taken for a front-to-back
@@ -140,9 +139,8 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
           segments.map((segment, index) =>
             runSegment({
               params,
-              handle,
               segment,
-              stager: ring ?? plainStager({ handle, onSubmit: inline ? (bytes) => inline?.update(bytes) : undefined }),
+              stager: ring ?? plainStager({ handle, onSubmit: inline?.update }),
               ranged: segments.length > 1 || segment.done > 0,
               signal: controller.signal,
               getSourceEtag: () => sourceEtag,
@@ -190,7 +188,7 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
         data: { expected: params.size, actual: stats.size },
       });
     }
-    const digest = ring ? await ring.finish() : inline ? inline.digest('hex') : follower ? await follower.finish() : undefined;
+    const digest = ring ? await ring.finish() : inline ? inline.digest() : follower ? await follower.finish() : undefined;
     return { digest, received, resumedFrom };
   } catch (err) {
     throw fromSystemError({ err, path: params.partialPath, action: `write ${params.what}` });
@@ -223,7 +221,6 @@ async function checkFreeSpace(params: { dir: string; needed: number; what: strin
 /** One stream's job: fill `segment` of the partial file. */
 interface SegmentJob {
   params: TransferBlobParams;
-  handle: FileHandle;
   segment: Segment;
   ranged: boolean;
   signal: AbortSignal;
@@ -358,9 +355,8 @@ interface Stager {
 }
 
 /** A hash of the file so far: the bytes already on disk (a resumed prefix) are read first. */
-async function inlineHash(params: { handle: FileHandle; algorithm: HashAlgorithm; size: number; prefixBytes: number }): Promise<Hash> {
-  const hash = createHash(params.algorithm === 'sha256' ? 'sha256' : 'sha1');
-  if (params.algorithm !== 'sha256') hash.update(`blob ${params.size}\0`);
+async function inlineHash(params: { handle: FileHandle; algorithm: HashAlgorithm; size: number; prefixBytes: number }): Promise<StreamingHasher> {
+  const hash = createStreamingHasher({ algorithm: params.algorithm, size: params.size });
   const buffer = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
   for (let done = 0; done < params.prefixBytes; ) {
     const { bytesRead } = await params.handle.read(buffer, 0, Math.min(buffer.length, params.prefixBytes - done), done);

@@ -113,14 +113,24 @@ function safeHost(url: string): string {
   }
 }
 
+/** Redirects followed at most, by every client here. */
+export const MAX_REDIRECTS = 10;
+
+/** The request headers of one hop: the token goes only to the origin the caller addressed, so CDNs on other hosts never see it. */
+export function hopHeaders(params: { url: string; firstUrl: string; token: string | undefined; headers: Record<string, string> | undefined }): Record<string, string> {
+  const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...params.headers };
+  if (params.token && new URL(params.url).origin === new URL(params.firstUrl).origin) headers.authorization = `Bearer ${params.token}`;
+  return headers;
+}
+
+export function tooManyRedirects(params: { firstUrl: string; what: string }): HubcacheError {
+  return new HubcacheError({ code: 'E_HTTP', message: `Cannot ${params.what}: too many redirects`, data: { url: redactUrl({ url: params.firstUrl }) } });
+}
+
 export async function hubRequest(params: HubRequestParams): Promise<HubResponse> {
   let url = params.url;
-  const firstOrigin = new URL(url).origin;
-  for (let hop = 0; hop <= 10; hop++) {
-    const sameOrigin = new URL(url).origin === firstOrigin;
-    const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...params.headers };
-    // The token goes only to the host the caller addressed; CDNs on other hosts never see it.
-    if (params.token && sameOrigin) headers.authorization = `Bearer ${params.token}`;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const headers = hopHeaders({ url, firstUrl: params.url, token: params.token, headers: params.headers });
     let response: IncomingMessage;
     try {
       response = await send({ ...params, url, headers });
@@ -147,7 +157,7 @@ export async function hubRequest(params: HubRequestParams): Promise<HubResponse>
     }
     return { status, headers: responseHeaders, body, url, location: undefined };
   }
-  throw new HubcacheError({ code: 'E_HTTP', message: `Cannot ${params.what}: too many redirects`, data: { url: redactUrl({ url: params.url }) } });
+  throw tooManyRedirects({ firstUrl: params.url, what: params.what });
 }
 
 function timeoutError(code: string, message: string): Error {

@@ -15,8 +15,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { HubcacheError } from '../errors.js';
-import { redactUrl } from './redact.js';
-import { networkError, USER_AGENT } from './hubRequest.js';
+import { hopHeaders, MAX_REDIRECTS, networkError, tooManyRedirects } from './hubRequest.js';
 
 export interface RawHttpGetParams {
   url: string;
@@ -62,13 +61,10 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 
 export async function rawHttpGet(params: RawHttpGetParams): Promise<RawHttpGetResult> {
   let url = params.url;
-  const firstOrigin = new URL(url).origin;
-  for (let hop = 0; hop <= 10; hop++) {
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const target = new URL(url);
     if (target.protocol !== 'http:') return { handOff: url };
-    const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...params.headers };
-    // The token goes only to the host the caller addressed; CDNs on other hosts never see it.
-    if (params.token && target.origin === firstOrigin) headers.authorization = `Bearer ${params.token}`;
+    const headers = hopHeaders({ url, firstUrl: params.url, token: params.token, headers: params.headers });
     for (const [name, value] of Object.entries(headers)) {
       // A line break would end the header early and let the rest pose as another header.
       if (/[\r\n]/.test(value)) {
@@ -89,7 +85,7 @@ export async function rawHttpGet(params: RawHttpGetParams): Promise<RawHttpGetRe
     }
     return { response };
   }
-  throw new HubcacheError({ code: 'E_HTTP', message: `Cannot ${params.what}: too many redirects`, data: { url: redactUrl({ url: params.url }) } });
+  throw tooManyRedirects({ firstUrl: params.url, what: params.what });
 }
 
 function protocolError(message: string): Error {
