@@ -1,10 +1,10 @@
 /**
  * Small helpers shared by the download, RSS and verify benchmarks: hashing a
- * result, making incompressible content, warming the page cache, a clean
- * child environment, and rounds that rotate the competitors' order.
+ * result, warming the page cache, a clean child environment, and rounds that
+ * rotate the competitors' order.
  */
 import { spawn } from 'node:child_process';
-import { createCipheriv, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { median, type ProcessRun } from './measure.js';
@@ -33,28 +33,6 @@ export async function sha256File(path: string): Promise<{ sha256: string; size: 
   } finally {
     await handle.close();
   }
-}
-
-/** Writes `size` incompressible bytes (AES-256-CTR keystream of `seed`) and returns their sha256. */
-export async function writeKeystreamFile(params: { path: string; size: number; seed: string }): Promise<string> {
-  const key = createHash('sha256').update(`hubcache-bench\0${params.seed}`).digest();
-  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
-  const zeros = Buffer.alloc(Math.min(CHUNK, Math.max(1, params.size)));
-  const hash = createHash('sha256');
-  const handle = await open(params.path, 'wx');
-  try {
-    let written = 0;
-    while (written < params.size) {
-      const n = Math.min(zeros.length, params.size - written);
-      const chunk = cipher.update(n === zeros.length ? zeros : zeros.subarray(0, n));
-      hash.update(chunk);
-      await handle.write(chunk, 0, chunk.length);
-      written += chunk.length;
-    }
-  } finally {
-    await handle.close();
-  }
-  return hash.digest('hex');
 }
 
 /** Reads files once so every competitor starts from the page cache. */

@@ -12,8 +12,8 @@ import { createHash } from 'node:crypto';
 import type { Bench, BenchMeasurement } from './types.js';
 import { median } from './measure.js';
 import { timeProcessWithUsage, type UsageRun } from './processUsage.js';
-import { childEnv, GiB, mbPerSecond, MiB, rotatedRounds, spread, warmPageCache, writeKeystreamFile, type Competitor, loadNote, loadNow } from './benchFiles.js';
-import { generatedFile } from '../test/helpers/origin/generatedFile.js';
+import { childEnv, GiB, mbPerSecond, MiB, rotatedRounds, spread, warmPageCache, type Competitor, loadNote, loadNow } from './benchFiles.js';
+import { generatedFile, writeKeystream } from '../test/helpers/origin/generatedFile.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
@@ -68,7 +68,7 @@ export async function buildCache(params: { cacheDir: string; quick: boolean }): 
     }
     for (const file of repo.files) {
       const tmp = join(blobsDir, `.bench-${basename(file.path)}.tmp`);
-      const sha256 = await writeKeystreamFile({ path: tmp, size: file.size, seed: `${repo.folder}/${file.path}` });
+      const { sha256 } = await writeKeystream({ path: tmp, size: file.size, seed: `${repo.folder}/${file.path}` });
       const blob = join(blobsDir, sha256);
       await rename(tmp, blob);
       entries.push({ path: file.path, blob });

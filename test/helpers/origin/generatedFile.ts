@@ -72,7 +72,8 @@ async function readSidecar(params: { path: string; size: number }): Promise<Gene
   }
 }
 
-async function writeKeystream(params: { path: string; size: number; seed: string }): Promise<BlobHashes> {
+/** Writes `size` incompressible bytes (AES-256-CTR keystream of `seed`) and returns their hashes. */
+export async function writeKeystream(params: { path: string; size: number; seed: string }): Promise<BlobHashes> {
   const key = createHash('sha256').update(`hubcache-origin-bytes\0${params.seed}`).digest();
   const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
   const zeros = Buffer.alloc(Math.min(CHUNK, Math.max(params.size, 1)));
