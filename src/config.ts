@@ -16,6 +16,11 @@ export interface Config {
   hfHome: string;
   /** Hub base URL without trailing slash. */
   endpoint: string;
+  /**
+   * Where `hubcache serve` fetches from: $HUBCACHE_UPSTREAM, else the real Hub. Not HF_ENDPOINT:
+   * in a stack that variable points clients at the mirror itself.
+   */
+  upstream: string;
   /** Bearer token, if any. Never print it. */
   token: string | undefined;
   /** Cache only: no network at all. */
@@ -111,6 +116,7 @@ export function resolveConfig(params: ResolveConfigParams = {}): Config {
   const hfHome = resolveHfHome({ env });
   const cacheDir = resolveCacheDir({ env, ...(params.cacheDir !== undefined ? { cacheDir: params.cacheDir } : {}) });
   const endpoint = (nonEmpty(params.endpoint) ?? nonEmpty(env.HF_ENDPOINT) ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  const upstream = (nonEmpty(env.HUBCACHE_UPSTREAM) ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
   const token =
     nonEmpty(params.token) ??
     nonEmpty(env.HF_TOKEN) ??
@@ -120,5 +126,5 @@ export function resolveConfig(params: ResolveConfigParams = {}): Config {
   const disableProgressBars = isTruthyEnv(env.HF_HUB_DISABLE_PROGRESS_BARS) || isTruthyEnv(env.CI);
   const manifestPath = nonEmpty(env.HUBCACHE_MANIFEST) ? absolute(expandPath({ path: env.HUBCACHE_MANIFEST as string, env })) : undefined;
   const debug = isTruthyEnv(env.HUBCACHE_DEBUG);
-  return { cacheDir, hfHome, endpoint, token, offline, disableProgressBars, debug, manifestPath };
+  return { cacheDir, hfHome, endpoint, upstream, token, offline, disableProgressBars, debug, manifestPath };
 }

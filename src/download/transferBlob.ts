@@ -42,6 +42,10 @@ export interface TransferBlobParams {
   stallTimeoutMs?: number;
   retries?: number;
   onBytes?: (bytes: number) => void;
+  /** The partial file is open (readers may follow it from now on). */
+  onOpened?: () => void;
+  /** Leading bytes of the partial that are on disk (after each write; lower after a restart from zero). */
+  onWatermark?: (bytes: number) => void;
   onRetry?: (info: { attempt: number; delayMs: number; message: string }) => void;
   what: string;
   /**
@@ -131,6 +135,8 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
         return upTo;
       };
       follower?.advance(watermark());
+      params.onOpened?.();
+      params.onWatermark?.(watermark());
       const controller = new AbortController();
       const onAbort = (): void => controller.abort(params.signal?.reason);
       params.signal?.addEventListener('abort', onAbort, { once: true });
@@ -152,6 +158,7 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
                 received += bytes;
                 state?.setDone(index, segment.done);
                 follower?.advance(watermark());
+                params.onWatermark?.(watermark());
                 params.onBytes?.(bytes);
               },
             }).catch((err: unknown) => {
