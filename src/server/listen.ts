@@ -121,14 +121,19 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     let total = 0;
     req.on('data', (chunk: Buffer) => {
       total += chunk.byteLength;
+      // Past the limit the rest is read and dropped, so the client gets its 413 instead of a reset;
+      // a client that keeps sending far beyond it is cut off.
       if (total > limit) {
-        req.pause();
-        reject(new BodyTooLarge());
+        chunks.length = 0;
+        if (total > DISCARD_LIMIT) req.destroy();
         return;
       }
       chunks.push(chunk);
     });
-    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('end', () => (total > limit ? reject(new BodyTooLarge()) : resolve(Buffer.concat(chunks))));
     req.once('error', reject);
+    req.once('close', () => reject(new BodyTooLarge()));
   });
 }
+
+const DISCARD_LIMIT = 64 * 1024 * 1024;
