@@ -19,6 +19,7 @@ interface ServeOptions extends CommonOptions {
   refTtl: string;
   accessTtl: string;
   maxConnections: string;
+  grace: string;
   log: boolean;
 }
 
@@ -35,6 +36,7 @@ export function registerServeCommand(program: Command): void {
     .option('--ref-ttl <seconds>', 'reuse a branch -> commit answer this long', '30')
     .option('--access-ttl <seconds>', "remember upstream's yes to a client's token this long", '300')
     .option('--max-connections <n>', 'open client connections at most', '1024')
+    .option('--grace <seconds>', 'on SIGTERM, answers in flight get this long to finish before fills are abandoned', '10')
     .option('--no-log', 'no request log on stderr');
   addCommonOptions(cmd).addHelpText(
     'after',
@@ -92,6 +94,7 @@ Examples:
         host: options.host,
         port,
         maxConnections: parseCount({ text: options.maxConnections, name: '--max-connections', min: 1, max: 100_000 }),
+        graceMs: parseCount({ text: options.grace, name: '--grace', min: 0, max: 3600 }) * 1000,
         onClose: () => store.close(),
       });
       out.result({
