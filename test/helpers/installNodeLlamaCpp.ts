@@ -39,7 +39,7 @@ export async function installNodeLlamaCpp(params: { timeoutMs?: number } = {}): 
   const result = await run({ command: 'npm', args, timeoutMs: params.timeoutMs ?? 300_000 });
   const version = await installedVersion();
   if (version === NODE_LLAMA_CPP_VERSION) return { ok: true, prefix: NODE_LLAMA_CPP_PREFIX, version };
-  return { ok: false, reason: `npm ${args.join(' ')} -> ${result.status ?? result.signal}: ${result.output.trim().split('\n').slice(-5).join(' | ')}` };
+  return { ok: false, reason: `npm ${args.join(' ')} -> ${result.status ?? result.signal}: ${result.output.trim().split('\n').slice(0, 3).join(' | ')}` };
 }
 
 async function installedVersion(): Promise<string | undefined> {
