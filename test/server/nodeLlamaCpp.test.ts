@@ -7,7 +7,8 @@
  *   `hf:user/model/file.gguf` goes straight to `resolve/main/{file}?download=true`;
  * - ipull first GETs the whole URL for its size and `Accept-Ranges` (never reading that body), then
  *   splits the file into 5 MiB chunks fetched by 3 parallel ranged GETs (`bytes=a-b`, 206 expected).
- * So a 12 MiB file is fetched over several ranged connections while the mirror is still filling it.
+ * So a 12 MiB file is fetched over several ranged connections, which may join the fill that
+ * ipull's first GET started (readers follow the fill on disk, so the unread GET holds nobody back).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
