@@ -16,8 +16,9 @@ export interface ServeProcess {
   close(): Promise<void>;
 }
 
-export async function startServeProcess(params: { upstream: string; cacheDir: string; env: NodeJS.ProcessEnv; extraArgs?: string[] }): Promise<ServeProcess> {
-  const args = [CLI, 'serve', '--port', '0', '--upstream', params.upstream, '--cache-dir', params.cacheDir, '--no-log', '--json', ...(params.extraArgs ?? [])];
+export async function startServeProcess(params: { upstream: string; cacheDir: string; env: NodeJS.ProcessEnv; extraArgs?: string[]; nodeArgs?: string[] }): Promise<ServeProcess> {
+  // nodeArgs: e.g. ['--cpu-prof', '--cpu-prof-dir=D'] to profile the server (not allowed in NODE_OPTIONS).
+  const args = [...(params.nodeArgs ?? []), CLI, 'serve', '--port', '0', '--upstream', params.upstream, '--cache-dir', params.cacheDir, '--no-log', '--json', ...(params.extraArgs ?? [])];
   const child = spawn(process.execPath, args, { env: params.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
