@@ -3,6 +3,7 @@
  * files, git-sha1 (40 hex) for regular ones. The name says how to verify it.
  */
 import { HubcacheError } from '../errors.js';
+import { quoteInput } from '../quoteInput.js';
 
 export type HashAlgorithm = 'sha256' | 'git-sha1';
 
@@ -26,7 +27,7 @@ export function validateEtag(params: { etag: string }): void {
   if (!/^[A-Za-z0-9_.=+-]{1,256}$/.test(etag) || etag === '.' || etag === '..' || etag.startsWith('.')) {
     throw new HubcacheError({
       code: 'E_HTTP',
-      message: `The server sent an etag that cannot be a blob name: "${etag.slice(0, 80)}"`,
+      message: `The server sent an etag that cannot be a blob name: ${quoteInput(etag)}`,
       hint: 'Check that HF_ENDPOINT points at a Hugging Face Hub compatible server.',
       data: { etag: etag.slice(0, 80) },
     });

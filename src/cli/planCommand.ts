@@ -120,7 +120,7 @@ function resultLines(params: { plan: Plan; result: ExecuteResult }): string[] {
   lines.push(
     `Removed ${result.removed} of ${plan.totals.items} item(s), freed ${formatBytes(result.bytesFreed)} (planned ${formatBytes(plan.totals.bytes)})` +
       (result.missing > 0 ? `; ${result.missing} already gone` : '') +
-      (result.skipped.length > 0 ? `; ${result.skipped.length} kept because they changed since planning` : '') +
+      (result.skipped.length > 0 ? `; ${result.skipped.length} kept (each with its reason above)` : '') +
       (result.failed.length > 0 ? `; ${result.failed.length} FAILED (see above; \`hubcache doctor\` explains permission problems)` : ''),
   );
   return lines;

@@ -4,8 +4,10 @@
  * them with bounded concurrency, each through `downloadFile` by commit so
  * every file comes from the same commit even if the branch moves meanwhile.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { HubcacheError, isHubcacheError } from '../errors.js';
+import { escapeInput } from '../quoteInput.js';
 import { formatRepoRef, type RepoRef } from '../cache/repoId.js';
 import { validateRepoFilePath } from '../cache/repoFilePath.js';
 import { repoPaths } from '../cache/repoPaths.js';
@@ -15,6 +17,7 @@ import { writeRef } from '../cache/writeRef.js';
 import { getRepoInfo } from '../hub/getRepoInfo.js';
 import { withRetries } from '../hub/withRetries.js';
 import { downloadFile, type DownloadEvent, type DownloadFileResult } from './downloadFile.js';
+import { checkCachedSnapshot } from './checkCachedSnapshot.js';
 import { filterByGlobs } from './matchGlobs.js';
 
 export interface DownloadRepoParams extends RepoRef {
@@ -56,7 +59,7 @@ export async function downloadRepo(params: DownloadRepoParams): Promise<Download
   if (params.files && params.files.length > 0) {
     wanted = params.files.map((path) => ({ path, size: undefined }));
   } else if (params.offline) {
-    return offlineSnapshot({ params, revision });
+    return offlineSnapshot({ params, revision, why: 'Offline' });
   } else {
     try {
       const info = await withRetries({ retries: params.retries ?? 3, signal: params.signal, fn: () => getRepoInfo({ ...params, revision }) });
@@ -66,7 +69,9 @@ export async function downloadRepo(params: DownloadRepoParams): Promise<Download
       );
     } catch (err) {
       if (isHubcacheError(err, 'E_NETWORK') || isHubcacheError(err, 'E_HTTP')) {
-        const fallback = await offlineSnapshot({ params, revision }).catch(() => undefined);
+        // A partly cached snapshot is an error that names what is missing; no snapshot at all: the network error.
+        const fallback = await offlineSnapshot({ params, revision, why: err.message }).catch((e: unknown) => (isHubcacheError(e) && e.data.missing ? e : undefined));
+        if (fallback instanceof HubcacheError) throw fallback;
         if (fallback) {
           params.onEvent?.({ type: 'warning', path: '', message: `${err.message}; using the cached snapshot ${fallback.commit.slice(0, 12)}` });
           return fallback;
@@ -117,13 +122,17 @@ export async function downloadRepo(params: DownloadRepoParams): Promise<Download
   return { path: paths.snapshot(finalCommit), commit: finalCommit, files: results, bytesDownloaded: results.reduce((n, r) => n + r.bytesDownloaded, 0) };
 }
 
-async function offlineSnapshot(args: { params: DownloadRepoParams; revision: string }): Promise<DownloadRepoResult> {
+async function offlineSnapshot(args: { params: DownloadRepoParams; revision: string; why: string }): Promise<DownloadRepoResult> {
   const { params, revision } = args;
   const paths = repoPaths(params);
   const commit = isCommitHash(revision) ? revision : await readRef({ refPath: paths.ref(revision) });
   const dir = commit && isCommitHash(commit) ? paths.snapshot(commit) : undefined;
   const exists = dir ? await stat(dir).then((s) => s.isDirectory(), () => false) : false;
-  if (!commit || !dir || !exists || (await readdir(dir)).length === 0) {
+  const check =
+    commit && dir && exists
+      ? checkCachedSnapshot({ snapshotDir: dir, treeListingPath: join(paths.repoDir, 'trees', `${commit}.json`), ...(params.include ? { include: params.include } : {}), ...(params.exclude ? { exclude: params.exclude } : {}) })
+      : undefined;
+  if (!commit || !dir || !check || (check.files.size === 0 && check.missing.length === 0)) {
     throw new HubcacheError({
       code: 'E_OFFLINE',
       message: `Offline: no cached snapshot of ${formatRepoRef(params)} at revision ${revision}`,
@@ -131,5 +140,18 @@ async function offlineSnapshot(args: { params: DownloadRepoParams; revision: str
       data: { repo: formatRepoRef(params), revision },
     });
   }
-  return { path: dir, commit, files: [], bytesDownloaded: 0 };
+  if (check.missing.length > 0) {
+    // The cached files stay where they are (nothing is removed); the caller learns what is not there.
+    const shown = check.missing.slice(0, 10).map((p) => escapeInput(p, 200));
+    throw new HubcacheError({
+      code: 'E_NOT_CACHED',
+      message:
+        `${args.why}: the cached snapshot of ${formatRepoRef(params)} at ${revision} (${commit.slice(0, 12)}) lacks ${check.missing.length} file(s): ` +
+        `${shown.join(', ')}${check.missing.length > shown.length ? `, and ${check.missing.length - shown.length} more` : ''}`,
+      hint: `The ${check.files.size} cached file(s) are in ${dir}; run again with network access to fetch the rest.`,
+      data: { repo: formatRepoRef(params), revision, commit, path: dir, missing: check.missing, cached: [...check.files.keys()].sort() },
+    });
+  }
+  const files = [...check.files].map(([path, size]) => ({ path: paths.snapshotFile(commit, path), commit, etag: undefined, size, fromCache: true, bytesDownloaded: 0 }));
+  return { path: dir, commit, files, bytesDownloaded: 0 };
 }

@@ -23,6 +23,7 @@ import { withRetries } from '../hub/withRetries.js';
 import type { Manifest, ManifestModel, ManifestService } from './manifest.js';
 import { serviceLinkPath, LINKS_DIR_NAME } from './serviceLinkPath.js';
 import { serviceLinkText, writeServiceLink, type LinkChange } from './writeServiceLink.js';
+import { quoteInput } from '../quoteInput.js';
 
 export interface SyncManifestParams {
   manifest: Manifest;
@@ -160,7 +161,7 @@ function selectServices(params: { manifest: Manifest; names: string[] | undefine
   if (unknown.length > 0) {
     throw new HubcacheError({
       code: 'E_USAGE',
-      message: `No service ${unknown.map((n) => `"${n}"`).join(', ')} in ${manifest.displayPath}`,
+      message: `No service ${unknown.map((n) => quoteInput(n)).join(', ')} in ${manifest.displayPath}`,
       hint: `Services in the manifest: ${manifest.services.map((s) => s.name).join(', ') || '(none)'}.`,
       data: { unknown },
     });

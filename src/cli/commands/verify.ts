@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { parseRepoSpec, repoFolderName } from '../../cache/repoId.js';
 import { verifyCache, type VerifyReport } from '../../maintenance/verifyCache.js';
+import { MAX_JOBS, parsePositiveInt } from '../parsePositiveInt.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import { formatBytes } from '../format.js';
 import { hashProgress } from '../hashProgress.js';
@@ -30,7 +31,7 @@ Examples:
     runCommand(async ({ config, out }, repos: string[], options: VerifyOptions) => {
       const folders = repos.length > 0 ? repos.map((spec) => repoFolderName(parseRepoSpec({ spec }))) : undefined;
       const onProgress = hashProgress({ out, label: 'verifying' });
-      const concurrency = options.jobs !== undefined ? Math.max(1, Number.parseInt(options.jobs, 10) || 1) : undefined;
+      const concurrency = options.jobs !== undefined ? parsePositiveInt({ text: options.jobs, name: '-j/--jobs', max: MAX_JOBS }) : undefined;
       const report = await verifyCache({
         cacheDir: config.cacheDir,
         ...(folders ? { repos: folders } : {}),
