@@ -20,6 +20,7 @@ import { parseRepoFolderName, type RepoType } from './repoId.js';
 import { readRefsSync } from './readRefs.js';
 import { isCommitHash } from './revision.js';
 import { HUBCACHE_DIR_NAME, LOCKS_DIR_NAME } from './repoPaths.js';
+import { linkedBlob, linkedFolderWarnings } from './linkedEntries.js';
 
 export type CacheWarningCode =
   | 'dangling-link'
@@ -29,7 +30,11 @@ export type CacheWarningCode =
   | 'bad-ref'
   | 'stray-entry'
   | 'bad-folder'
-  | 'unreadable';
+  | 'unreadable'
+  /** blobs/, snapshots/ or refs/ is a link (see linkedEntries). */
+  | 'linked-folder'
+  /** A blob that is a link; it counts as the blob when it resolves to a file (see linkedEntries). */
+  | 'linked-blob';
 
 export interface CacheWarning {
   code: CacheWarningCode;
@@ -209,7 +214,7 @@ function scanRepo(params: RepoJob): CachedRepo {
   const { repoPath } = params;
   const blobsDir = join(repoPath, 'blobs');
   const snapshotsDir = join(repoPath, 'snapshots');
-  const warnings: CacheWarning[] = [];
+  const warnings: CacheWarning[] = linkedFolderWarnings({ dirs: [blobsDir, snapshotsDir, join(repoPath, 'refs')] });
   const blobs = readBlobs({ blobsDir, warnings });
   const refsRead = readRefsSync({ refsDir: join(repoPath, 'refs') });
   const snapshotEntries = readDirOrEmpty({ dir: snapshotsDir, warnings });
@@ -352,6 +357,11 @@ function readBlobs(params: {
           kind: entry.name.endsWith('.incomplete') ? 'incomplete' : 'downloadInProgress',
           lastModified: stats.mtimeMs,
         });
+        return;
+      }
+      if (stats.isSymbolicLink()) {
+        const target = linkedBlob({ path, warnings: params.warnings });
+        if (target) complete.set(entry.name, { stats: target });
         return;
       }
       if (!stats.isFile()) {

@@ -15,6 +15,7 @@ import { etagLockState } from './etagLock.js';
 import { partialStateFile } from './partialStateFile.js';
 import { planPhase, type Plan, type PlanItem } from './plan.js';
 import { readRepoInventory } from './repoInventory.js';
+import { relinkItem } from './relinkItem.js';
 import { treeBytes } from './treeBytes.js';
 
 export interface ExecuteStep {
@@ -93,6 +94,8 @@ async function removeItem(params: { cacheDir: string; item: PlanItem; linkedNow:
     throw err;
   }
 
+  // verify --fix's rewrite of an absolute link: the one kind that replaces rather than removes.
+  if (item.kind === 'relink') return relinkItem({ cacheDir, item, stats });
   if (item.kind === 'folder') {
     if (!stats.isDirectory()) return { status: 'skipped', bytesFreed: 0, detail: 'no longer a folder' };
     const gone = await removeEmptyTree({ cacheDir, path: item.path });

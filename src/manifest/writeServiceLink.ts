@@ -9,6 +9,7 @@ import { lstat, mkdir, readlink, rename, symlink, unlink } from 'node:fs/promise
 import { basename, dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HubcacheError, fromSystemError } from '../errors.js';
+import { assertServiceLinkFolder } from './assertServiceLinkFolder.js';
 
 export type LinkChange = 'created' | 'updated' | 'unchanged';
 
@@ -28,6 +29,8 @@ export function serviceLinkText(params: { linkPath: string; target: string }): s
 export async function writeServiceLink(params: { linkPath: string; target: string }): Promise<WriteServiceLinkResult> {
   const { linkPath } = params;
   const text = serviceLinkText(params);
+  // Never through a linked links/ or links/<service>/: the link (and its temp) would land wherever that points.
+  await assertServiceLinkFolder({ serviceDir: dirname(linkPath) });
   const existing = await lstat(linkPath).catch(() => undefined);
   let previous: string | undefined;
   if (existing) {
