@@ -18,7 +18,7 @@ import { scanCache, type CacheScan } from '../cache/scanCache.js';
 import { isEtagLockHeld } from './etagLock.js';
 import { DEFAULT_PARTIAL_MIN_AGE_MS } from './planPrune.js';
 import { resolveGroup, type SharedGroup } from './resolveGroup.js';
-import { tempSiblingPath } from './tempFiles.js';
+import { cacheTempDir, tempPath } from '../cache/replaceViaTemp.js';
 
 export type DoctorCode =
   | 'wrong-group'
@@ -119,7 +119,7 @@ async function checkCachedirTag(params: { cacheDir: string; group: SharedGroup; 
     },
     apply: async () => {
       await assertInsideCache({ cacheDir: params.cacheDir, path });
-      const tmp = tempSiblingPath({ path });
+      const tmp = await tempPath({ tempDir: cacheTempDir(params.cacheDir) });
       await writeFile(tmp, `${CACHEDIR_TAG_SIGNATURE}\n# This file is a cache directory tag created by hubcache.\n# For information about cache directory tags see https://bford.info/cachedir/\n`);
       try {
         // Born right for the shared group, so the walk's own checks have nothing to say about it.
@@ -268,7 +268,7 @@ async function checkLink(params: { cacheDir: string; rootReal: string; path: str
           apply: async () => {
             await assertInsideCache({ cacheDir, path });
             // New link at a temp name, then rename over: readers see the old link or the new one, never none.
-            const tmp = tempSiblingPath({ path });
+            const tmp = await tempPath({ tempDir: cacheTempDir(cacheDir) });
             await symlink(relTarget, tmp);
             try {
               await rename(tmp, path);
@@ -352,7 +352,7 @@ async function checkScan(params: { cacheDir: string; scan: CacheScan; checks: Ch
             // Only re-link if the copy is still the bytes we hashed and the blob is still there.
             const [now, blob] = await Promise.all([lstat(file.snapshotPath), lstat(blobPath)]);
             if (!now.isFile() || now.size !== file.size || !blob.isFile()) throw new Error('changed since it was checked; run doctor again');
-            const tmp = tempSiblingPath({ path: file.snapshotPath });
+            const tmp = await tempPath({ tempDir: cacheTempDir(cacheDir) });
             await symlink(relTarget, tmp);
             try {
               await rename(tmp, file.snapshotPath);

@@ -5,12 +5,12 @@
  * download fetches them again), broken links are removed, absolute links are
  * rewritten relative, and nothing outside the cache root is ever touched.
  */
-import { readlink, rename, symlink } from 'node:fs/promises';
+import { readlink, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { startHashPool, type HashJob, type HashPool } from '../cache/hashPool.js';
 import { assertInsideCache, removeInsideCache } from '../cache/insideCache.js';
+import { cacheTempDir, replaceViaTemp } from '../cache/replaceViaTemp.js';
 import { scanCache, type CacheWarningCode, type CachedRepo } from '../cache/scanCache.js';
 import { lstat, readdir } from 'node:fs/promises';
 
@@ -159,9 +159,7 @@ async function applyFixes(params: { cacheDir: string; repos: CachedRepo[]; damag
         const relTarget = relative(dirname(warning.path), target);
         await assertInsideCache({ cacheDir, path: warning.path });
         // Replace atomically: a reader sees the old link or the new one, never nothing.
-        const tmp = `${warning.path}.${randomBytes(4).toString('hex')}.relink`;
-        await symlink(relTarget, tmp);
-        await rename(tmp, warning.path);
+        await replaceViaTemp({ tempDir: cacheTempDir(cacheDir), dest: warning.path, write: (tmp) => symlink(relTarget, tmp) });
         actions.push({ action: 'relinked', path: warning.path, reason: `absolute link rewritten as ${relTarget}` });
       } else if (warning.code === 'ref-missing-snapshot' || warning.code === 'bad-ref') {
         if (await removeInsideCache({ cacheDir, path: warning.path }).catch(() => false)) {
