@@ -16,8 +16,8 @@
  * freshFileMode's probe must be made in the folder whose mode it measures.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, chown, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { HUBCACHE_DIR_NAME } from './repoPaths.js';
 
 /** The temp folder of a cache, relative to its root. */
@@ -29,11 +29,33 @@ export function cacheTempDir(cacheDir: string): string {
 }
 
 /**
+ * Makes `tempDir` if missing. Each folder made gets its parent's permission bits
+ * and group: the writes that used to make their temps beside the target (in a
+ * group-writable refs/ of a shared cache) must not fail for the group's other
+ * users because the first user's umask made the temp folder private.
+ */
+export async function ensureTempDir(params: { tempDir: string }): Promise<void> {
+  const first = await mkdir(params.tempDir, { recursive: true });
+  if (first === undefined) return;
+  const made: string[] = [];
+  for (let dir = params.tempDir; dir.length >= first.length; dir = dirname(dir)) made.unshift(dir);
+  for (const dir of made) {
+    try {
+      const parent = await stat(dirname(dir));
+      await chmod(dir, parent.mode & 0o7777);
+      await chown(dir, -1, parent.gid);
+    } catch {
+      // Not a member of the parent's group, or a file system without modes: umask's folder still works for us.
+    }
+  }
+}
+
+/**
  * A fresh temp path in `tempDir` (made if missing). The name is random, so
  * concurrent writers (other processes, other containers) never share one.
  */
 export async function tempPath(params: { tempDir: string }): Promise<string> {
-  await mkdir(params.tempDir, { recursive: true });
+  await ensureTempDir(params);
   return join(params.tempDir, `${randomBytes(8).toString('hex')}.tmp`);
 }
 

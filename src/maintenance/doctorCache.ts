@@ -18,7 +18,7 @@ import { scanCache, type CacheScan } from '../cache/scanCache.js';
 import { isEtagLockHeld } from './etagLock.js';
 import { DEFAULT_PARTIAL_MIN_AGE_MS } from './planPrune.js';
 import { resolveGroup, type SharedGroup } from './resolveGroup.js';
-import { cacheTempDir, tempPath } from '../cache/replaceViaTemp.js';
+import { cacheTempDir, ensureTempDir, tempPath } from '../cache/replaceViaTemp.js';
 
 export type DoctorCode =
   | 'wrong-group'
@@ -87,6 +87,8 @@ export async function doctorCache(params: DoctorCacheParams): Promise<DoctorRepo
   const checks: Check[] = [];
   const rootReal = await realpath(cacheDir);
 
+  // The fixes below make temps in the cache's temp folder: make it first, so the walk checks it too.
+  if (params.fix) await ensureTempDir({ tempDir: cacheTempDir(cacheDir) }).catch(() => undefined);
   await checkCachedirTag({ cacheDir, group, checks });
   await walkTree({ cacheDir, rootReal, dir: cacheDir, group, groupLabel, checks, isRoot: true });
   const scan = await scanCache({ cacheDir });

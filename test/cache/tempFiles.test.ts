@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { watch, type FSWatcher } from 'node:fs';
-import { lstat, mkdir, readdir, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -177,5 +177,16 @@ describe('temp files', () => {
       expect(scan.error).toBeUndefined();
       expect(scan.repos.map((r) => r.refs)).toEqual([['main']]);
     }
+  });
+
+  it('makes the temp folder as open as its parent, so the group\'s other users can still write refs', async () => {
+    const built = await twoRevisions();
+    const { cacheDir } = built;
+    const own = join(cacheDir, '.locks', '.hubcache');
+    await mkdir(own, { recursive: true });
+    // A shared cache after `doctor --fix`: group rwx + setgid; this process's umask (022) would make 0755.
+    await chmod(own, 0o2775);
+    await writeRef({ cacheDir, repoType: 'model', repoId: 'org/model', revision: 'main', commit: built.repos[0]!.revisions[1]!.commit });
+    expect((await stat(tempDirOf(cacheDir))).mode & 0o7777).toBe(0o2775);
   });
 });
