@@ -1,7 +1,7 @@
 /**
  * When hubcache last served or resolved a file of each revision, so evict can
  * rank revisions by real use even on `noatime` mounts. One small JSON file
- * per repo under `<root>/.hubcache/access/`, never inside a repo folder
+ * per repo under `<root>/.locks/.hubcache/access/`, never inside a repo folder
  * (other tools would take it for cache content).
  *
  * This is a hint, never needed for correctness: every failure is swallowed
