@@ -24,8 +24,24 @@ import { pythonHub, pythonScan } from '../helpers/pythonHub.js';
 import { runCli } from '../helpers/runCli.js';
 import { makeTempDir } from '../helpers/tempDir.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const writeLoop = join(here, 'fixtures', 'writeLoop.ts');
+const dist = fileURLToPath(new URL('../../dist/', import.meta.url));
+/**
+ * A writer to kill -9 mid-write (plain node on the built dist/, so each start is quick): flips
+ * `refs/main` between two commits and a snapshot link between two blobs as fast as it can,
+ * printing `ready` once the first rounds are done.
+ */
+const WRITE_LOOP = `
+const { writeRef } = await import(${JSON.stringify(join(dist, 'cache', 'writeRef.js'))});
+const { linkSnapshotFile } = await import(${JSON.stringify(join(dist, 'cache', 'linkSnapshotFile.js'))});
+const [cacheDir, repoId, commitA, commitB, etagX, etagY] = process.argv.slice(1);
+const repo = { cacheDir, repoType: 'model', repoId };
+for (let round = 0; ; round++) {
+  const even = round % 2 === 0;
+  await writeRef({ ...repo, revision: 'main', commit: even ? commitB : commitA });
+  await linkSnapshotFile({ ...repo, commit: commitA, path: 'w.bin', etag: even ? etagY : etagX });
+  if (round === 1) process.stdout.write('ready\\n');
+}
+`;
 const OLD = new Date(Date.now() - 3 * 86400_000);
 const lexists = (path: string): Promise<boolean> => lstat(path).then(() => true, () => false);
 const tempDirOf = (cacheDir: string): string => join(cacheDir, '.locks', '.hubcache', 'tmp');
@@ -105,7 +121,7 @@ describe('temp files', () => {
     // somewhere), so the test proves it hit the crash window rather than hoping to.
     let leftovers = 0;
     for (let kill = 0; kill < 40 && leftovers === 0; kill++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', writeLoop, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--input-type=module', '-e', WRITE_LOOP, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
       let err = '';
       child.stderr.on('data', (c: Buffer) => (err += c.toString()));
@@ -138,7 +154,7 @@ describe('temp files', () => {
     const result = await executePlan({ cacheDir, plan });
     expect(result.failed).toEqual([]);
     expect(await listTree(tempDirOf(cacheDir))).toEqual([]);
-  });
+  }, 180_000);
 
   it('gc sweeps stale temps and the names old hubcache versions left in refs/ and snapshots/, and lists them in --dry-run', async () => {
     const built = await twoRevisions();
