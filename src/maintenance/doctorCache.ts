@@ -18,6 +18,7 @@ import { checkPermissions } from './doctor/checkPermissions.js';
 import { checkScanFindings } from './doctor/checkScanFindings.js';
 import type { DoctorCheck, DoctorCode, DoctorFinding } from './doctor/doctorCheck.js';
 import { resolveGroup, type SharedGroup } from './resolveGroup.js';
+import { cacheTempDir, ensureTempDir } from '../cache/replaceViaTemp.js';
 
 export type { DoctorCode, DoctorFinding } from './doctor/doctorCheck.js';
 
@@ -50,6 +51,8 @@ export async function doctorCache(params: DoctorCacheParams): Promise<DoctorRepo
   const group = await resolveGroup({ cacheDir, ...(params.group !== undefined ? { group: params.group } : {}) });
   const checks: DoctorCheck[] = [];
   const rootReal = await realpath(cacheDir);
+  // The fixes make temps in the cache's temp folder: make it first, so the walk checks it too.
+  if (params.fix) await ensureTempDir({ tempDir: cacheTempDir(cacheDir) }).catch(() => undefined);
 
   await checkCachedirTag({ cacheDir, group, checks });
   await checkPermissions({ cacheDir, rootReal, group, checks });

@@ -1,10 +1,10 @@
 /** CACHEDIR.TAG at the root: without it backup tools copy the whole cache. */
-import { chmod, chown, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertInsideCache } from '../../cache/insideCache.js';
 import { CACHEDIR_TAG_NAME, CACHEDIR_TAG_SIGNATURE } from '../../cache/repoPaths.js';
 import type { SharedGroup } from '../resolveGroup.js';
-import { tempSiblingPath } from '../tempFiles.js';
+import { cacheTempDir, replaceViaTemp } from '../../cache/replaceViaTemp.js';
 import { quote, type DoctorCheck } from './doctorCheck.js';
 
 export async function checkCachedirTag(params: { cacheDir: string; group: SharedGroup; checks: DoctorCheck[] }): Promise<void> {
@@ -21,17 +21,16 @@ export async function checkCachedirTag(params: { cacheDir: string; group: Shared
     },
     apply: async () => {
       await assertInsideCache({ cacheDir: params.cacheDir, path });
-      const tmp = tempSiblingPath({ path });
-      await writeFile(tmp, `${CACHEDIR_TAG_SIGNATURE}\n# This file is a cache directory tag created by hubcache.\n# For information about cache directory tags see https://bford.info/cachedir/\n`);
-      try {
-        // Born right for the shared group, so the walk's own checks have nothing to say about it.
-        await chown(tmp, -1, params.group.gid);
-        await chmod(tmp, 0o664);
-        await rename(tmp, path);
-      } catch (err) {
-        await unlink(tmp).catch(() => undefined);
-        throw err;
-      }
+      await replaceViaTemp({
+        tempDir: cacheTempDir(params.cacheDir),
+        dest: path,
+        write: async (tmp) => {
+          await writeFile(tmp, `${CACHEDIR_TAG_SIGNATURE}\n# This file is a cache directory tag created by hubcache.\n# For information about cache directory tags see https://bford.info/cachedir/\n`);
+          // Born right for the shared group, so the walk's own checks have nothing to say about it.
+          await chown(tmp, -1, params.group.gid);
+          await chmod(tmp, 0o664);
+        },
+      });
       return 'wrote CACHEDIR.TAG';
     },
   });
