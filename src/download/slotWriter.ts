@@ -24,8 +24,29 @@ export class SlotWriter {
   /** The first failed write: receiving stops, since nothing more can reach the file. */
   private failed: unknown;
 
-  constructor(private readonly args: { segment: Segment; stager: Stager; onWritten: (bytes: number) => void; what: string }) {
+  /** Body bytes still to drop before the first one this segment needs (a whole-file 200 to a Range request). */
+  private skip: number;
+  private scratch: Buffer | undefined;
+
+  constructor(
+    private readonly args: {
+      segment: Segment;
+      /** Where in the file the body's first byte belongs: the segment's next byte, or 0 for a whole-file body. */
+      bodyStart: number;
+      /** Where the body ends in the file; past the segment's end, the rest is not read. */
+      bodyEnd: number;
+      stager: Stager;
+      onWritten: (bytes: number) => void;
+      what: string;
+    },
+  ) {
     this.position = args.segment.start + args.segment.done;
+    this.skip = this.position - args.bodyStart;
+  }
+
+  /** Bytes the segment still needs from this body, beyond those in the current slot. */
+  private wanted(): number {
+    return this.args.segment.end - this.position - this.filled;
   }
 
   /** Body bytes through node:http: copied from its chunks into the slots. */
@@ -34,18 +55,23 @@ export class SlotWriter {
     try {
       for await (const chunk of params.body) {
         if (this.failed) throw this.failed;
-        if (this.position + this.filled + chunk.length > segment.end) {
+        let offset = Math.min(this.skip, chunk.length);
+        this.skip -= offset;
+        const past = chunk.length - offset - this.wanted();
+        if (past > 0 && this.args.bodyEnd <= segment.end) {
           throw new HubcacheError({ code: 'E_INTEGRITY', message: `Cannot ${this.args.what}: the server sent more bytes than announced` });
         }
-        let offset = 0;
-        while (offset < chunk.length) {
+        const until = past > 0 ? chunk.length - past : chunk.length;
+        while (offset < until) {
           this.slot ??= await stager.acquire();
-          const n = Math.min(chunk.length - offset, WRITE_BUFFER - this.filled);
+          const n = Math.min(until - offset, WRITE_BUFFER - this.filled);
           chunk.copy(this.slot.buffer, this.filled, offset, offset + n);
           this.filled += n;
           offset += n;
           if (this.filled === WRITE_BUFFER) this.flush();
         }
+        // A whole-file body for a segment that ends earlier: the rest belongs to other streams.
+        if (past > 0) break;
       }
     } catch (err) {
       params.body.destroy();
@@ -59,21 +85,36 @@ export class SlotWriter {
   async receiveRaw(params: { response: RawHttpResponse; url: string }): Promise<void> {
     const { response } = params;
     const { segment } = this.args;
-    if (response.contentLength !== segment.end - this.position) {
+    const { bodyStart, bodyEnd } = this.args;
+    if (response.contentLength !== bodyEnd - bodyStart) {
       response.close();
       throw new HubcacheError({
         code: 'E_HTTP',
-        message: `Cannot ${this.args.what}: the server announced ${response.contentLength} bytes, expected ${segment.end - this.position}`,
-        data: { retryable: true },
+        message: `Cannot ${this.args.what}: the server announced ${response.contentLength} bytes, expected ${bodyEnd - bodyStart}`,
       });
     }
     this.onWriteFailed = () => response.close();
     try {
       await response.receive({
-        space: () => this.space(() => response.wake()),
+        space: () => {
+          if (this.skip > 0) {
+            this.scratch ??= Buffer.allocUnsafe(256 * 1024);
+            return this.scratch.subarray(0, Math.min(this.scratch.length, this.skip));
+          }
+          const wanted = this.wanted();
+          if (wanted <= 0) return undefined;
+          const room = this.space(() => response.wake());
+          return room && room.length > wanted ? room.subarray(0, wanted) : room;
+        },
         commit: (n) => {
+          if (this.skip > 0) {
+            this.skip -= n;
+            return;
+          }
           this.filled += n;
           if (this.filled === WRITE_BUFFER) this.flush();
+          // A whole-file body for a segment that ends earlier: stop reading once the segment is full.
+          if (this.wanted() === 0 && bodyEnd > segment.end) response.close();
         },
       });
     } catch (err) {
@@ -140,6 +181,9 @@ export class SlotWriter {
   private async end(): Promise<void> {
     this.closed = true;
     this.flush();
+    // A slot taken but never filled (the body ended as it was handed over) goes back to the pool.
+    if (this.slot) this.args.stager.giveBack(this.slot);
+    this.slot = undefined;
     await this.writes;
     const { segment } = this.args;
     if (segment.start + segment.done < segment.end) {
@@ -147,7 +191,7 @@ export class SlotWriter {
       throw new HubcacheError({
         code: 'E_NETWORK',
         message: `Cannot ${this.args.what}: the connection ended ${segment.end - segment.start - segment.done} bytes early`,
-        data: { retryable: true },
+        data: { failure: 'short-body' },
       });
     }
   }

@@ -24,6 +24,7 @@ import { THREADED_MIN_BYTES } from './openBody.js';
 import { plainStager } from './plainStager.js';
 import { contiguousPrefix, planSegments } from './planSegments.js';
 import { RestartFromZero, runSegment } from './runSegment.js';
+import { DEFAULT_RETRIES } from '../hub/retryPolicy.js';
 
 export interface TransferBlobParams {
   url: string;
@@ -73,6 +74,7 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
     throw fromSystemError({ err, path: params.partialPath, action: 'create the partial download' });
   }
   let received = 0;
+  let restarts = 0;
   let state: PartialState | undefined;
   let follower: HashFollower | undefined;
   let ring: RingWriter | undefined;
@@ -134,7 +136,16 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
         if (outcomes.some((o) => o.status === 'rejected')) throw controller.signal.reason;
       } catch (err) {
         if (err instanceof RestartFromZero) {
-          // The server ignored our Range: what it sends is the whole file, so start over with one stream.
+          // The file behind the URL changed under us: start over with one stream. Counted against the
+          // same budget as any failure, so a server whose ETag changes on every answer cannot loop us.
+          restarts += 1;
+          if (restarts > (params.retries ?? DEFAULT_RETRIES)) {
+            throw new HubcacheError({
+              code: 'E_HTTP',
+              message: `Cannot ${params.what}: the file changed on the server ${restarts} times while it was being downloaded`,
+              hint: 'The server sends a different ETag on each request; a mirror or proxy in between may be misconfigured.',
+            });
+          }
           params.onBytes?.(-segments.reduce((sum, s) => sum + s.done, 0));
           segments = [{ start: 0, end: params.size, done: 0 }];
           follower?.abort();

@@ -11,7 +11,6 @@ import { isCommitHash } from '../cache/revision.js';
 import { hubErrorFromResponse } from './hubErrorFromResponse.js';
 import { headerValue, hubRequest } from './hubRequest.js';
 import { resolveUrl } from './hubUrls.js';
-import { parseRetryAfter } from './withRetries.js';
 
 export interface FileMetadata {
   commit: string;
@@ -47,10 +46,7 @@ export async function getFileMetadata(params: GetFileMetadataParams): Promise<Fi
   });
   await response.body.dump().catch(() => undefined);
   if (response.status >= 400) {
-    const err = hubErrorFromResponse({ status: response.status, url: response.url, headers: response.headers, what, hasToken: Boolean(params.token) });
-    const retryAfterMs = parseRetryAfter({ value: headerValue(response.headers, 'retry-after') });
-    if (retryAfterMs !== undefined) err.data.retryAfterMs = retryAfterMs;
-    throw err;
+    throw hubErrorFromResponse({ status: response.status, url: response.url, headers: response.headers, what, hasToken: Boolean(params.token) });
   }
   const commit = headerValue(response.headers, 'x-repo-commit');
   const etag = normalizeEtag({ etag: headerValue(response.headers, 'x-linked-etag') ?? headerValue(response.headers, 'etag') });
