@@ -11,6 +11,7 @@ import { isCommitHash } from '../cache/revision.js';
 import { hubErrorFromResponse } from './hubErrorFromResponse.js';
 import { headerValue, hubRequest } from './hubRequest.js';
 import { resolveUrl } from './hubUrls.js';
+import { DEFAULT_ETAG_TIMEOUT_MS } from '../config.js';
 
 export interface FileMetadata {
   commit: string;
@@ -28,6 +29,7 @@ export interface GetFileMetadataParams extends RepoRef {
   revision: string;
   path: string;
   signal?: AbortSignal | undefined;
+  /** Connect + response head (default 10 s, huggingface_hub's HF_HUB_ETAG_TIMEOUT default). */
   timeoutMs?: number;
 }
 
@@ -41,7 +43,7 @@ export async function getFileMetadata(params: GetFileMetadataParams): Promise<Fi
     headers: { 'accept-encoding': 'identity' },
     redirects: 'relative',
     signal: params.signal,
-    headersTimeoutMs: params.timeoutMs ?? 20_000,
+    headersTimeoutMs: params.timeoutMs ?? DEFAULT_ETAG_TIMEOUT_MS,
     what,
   });
   await response.body.dump().catch(() => undefined);

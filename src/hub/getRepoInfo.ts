@@ -24,11 +24,26 @@ export interface RepoInfo {
 }
 
 export async function getRepoInfo(
-  params: RepoRef & { endpoint: string; token?: string | undefined; revision: string; signal?: AbortSignal | undefined },
+  params: RepoRef & {
+    endpoint: string;
+    token?: string | undefined;
+    revision: string;
+    signal?: AbortSignal | undefined;
+    /** Connect + response head (config.metadataTimeoutMs; default: hubRequest's). */
+    metadataTimeoutMs?: number | undefined;
+  },
 ): Promise<RepoInfo> {
   const url = `${revisionInfoUrl(params)}?blobs=true`;
   const what = `list files of ${params.repoId} at ${params.revision}`;
-  const response = await hubRequest({ method: 'GET', url, token: params.token, redirects: 'relative', signal: params.signal, what });
+  const response = await hubRequest({
+    method: 'GET',
+    url,
+    token: params.token,
+    redirects: 'relative',
+    signal: params.signal,
+    ...(params.metadataTimeoutMs !== undefined ? { headersTimeoutMs: params.metadataTimeoutMs } : {}),
+    what,
+  });
   if (response.status >= 400) {
     const bodyText = await readBodyText({ body: response.body, limitBytes: 64 * 1024 }).catch(() => undefined);
     throw hubErrorFromResponse({ status: response.status, url, headers: response.headers, what, hasToken: Boolean(params.token), ...(bodyText ? { bodyText } : {}) });

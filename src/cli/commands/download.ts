@@ -80,6 +80,7 @@ Examples:
         ...(options.revision ? { revision: options.revision } : {}),
         ...(connections !== undefined ? { connections } : {}),
         stallTimeoutMs: timeoutSeconds * 1000,
+        metadataTimeoutMs: config.metadataTimeoutMs,
         retries,
         signal: controller.signal,
         onEvent: progress.onEvent,
