@@ -48,6 +48,8 @@ export interface DownloadFileParams extends RepoRef {
   signal?: AbortSignal | undefined;
   stallTimeoutMs?: number;
   retries?: number;
+  /** How long the HEAD may stay unanswered (config.metadataTimeoutMs: HF_HUB_ETAG_TIMEOUT, default 10 s). */
+  metadataTimeoutMs?: number | undefined;
   lockTimeoutMs?: number;
   /** Known metadata (from a repo listing pass) to skip nothing but naming; the HEAD still runs unless the revision is a commit and the file is cached. */
   onEvent?: (event: DownloadEvent) => void;
@@ -98,13 +100,17 @@ async function downloadFileOnce(params: DownloadFileParams): Promise<DownloadFil
   }
   if (params.offline) return fromCacheOrFail({ params, revision, label, reason: 'offline' });
 
+  // Looked up first (no network): with a copy at hand, a Hub out of reach is not waited for
+  // through retries, so a container start with a cached model takes seconds, not minutes.
+  const cached = await lookupCachedFile({ ...params, revision });
   let meta: FileMetadata;
   try {
     meta = await withRetries({
       retries: params.retries ?? 3,
       signal: params.signal,
+      hasFallback: cached.status === 'found',
       onRetry: (info) => emit({ type: 'retry', path: params.path, attempt: info.attempt, delayMs: info.delayMs, message: info.error.message }),
-      fn: () => getFileMetadata({ ...params, revision, path: params.path }),
+      fn: () => getFileMetadata({ ...params, revision, path: params.path, ...(params.metadataTimeoutMs !== undefined ? { timeoutMs: params.metadataTimeoutMs } : {}) }),
     });
   } catch (err) {
     if (isHubcacheError(err, 'E_ENTRY_NOT_FOUND')) {
@@ -112,7 +118,6 @@ async function downloadFileOnce(params: DownloadFileParams): Promise<DownloadFil
       throw err;
     }
     if (isHubcacheError(err, 'E_NETWORK') || isHubcacheError(err, 'E_HTTP')) {
-      const cached = await lookupCachedFile({ ...params, revision });
       if (cached.status === 'found') {
         emit({ type: 'warning', path: params.path, message: `${err.message}; using the cached copy at ${cached.commit.slice(0, 12)}` });
         emit({ type: 'done', path: params.path, fromCache: true });

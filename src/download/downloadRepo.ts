@@ -35,6 +35,8 @@ export interface DownloadRepoParams extends RepoRef {
   signal?: AbortSignal | undefined;
   stallTimeoutMs?: number;
   retries?: number;
+  /** How long a metadata call may stay unanswered (config.metadataTimeoutMs). */
+  metadataTimeoutMs?: number | undefined;
   /** Called once the file list and sizes are known (for a total progress bar). */
   onPlan?: (plan: { commit: string | undefined; files: Array<{ path: string; size: number | undefined }> }) => void;
   onEvent?: (event: DownloadEvent) => void;
@@ -62,7 +64,9 @@ export async function downloadRepo(params: DownloadRepoParams): Promise<Download
     return offlineSnapshot({ params, revision, why: 'Offline' });
   } else {
     try {
-      const info = await withRetries({ retries: params.retries ?? 3, signal: params.signal, fn: () => getRepoInfo({ ...params, revision }) });
+      // With a cached snapshot at hand, a Hub out of reach is not waited for (see downloadFile).
+      const hasFallback = await offlineSnapshot({ params, revision }).then(() => true, () => false);
+      const info = await withRetries({ retries: params.retries ?? 3, signal: params.signal, hasFallback, fn: () => getRepoInfo({ ...params, revision }) });
       commit = info.commit;
       wanted = filterByGlobs({ paths: info.files.map((f) => f.path), ...(params.include ? { include: params.include } : {}), ...(params.exclude ? { exclude: params.exclude } : {}) }).map(
         (path) => ({ path, size: info.files.find((f) => f.path === path)?.size }),

@@ -11,7 +11,7 @@ import { isCommitHash } from '../cache/revision.js';
 import { hubErrorFromResponse } from './hubErrorFromResponse.js';
 import { headerValue, hubRequest } from './hubRequest.js';
 import { resolveUrl } from './hubUrls.js';
-import { parseRetryAfter } from './withRetries.js';
+import { DEFAULT_ETAG_TIMEOUT_MS } from '../config.js';
 
 export interface FileMetadata {
   commit: string;
@@ -29,6 +29,7 @@ export interface GetFileMetadataParams extends RepoRef {
   revision: string;
   path: string;
   signal?: AbortSignal | undefined;
+  /** Connect + response head (default 10 s, huggingface_hub's HF_HUB_ETAG_TIMEOUT default). */
   timeoutMs?: number;
 }
 
@@ -42,15 +43,12 @@ export async function getFileMetadata(params: GetFileMetadataParams): Promise<Fi
     headers: { 'accept-encoding': 'identity' },
     redirects: 'relative',
     signal: params.signal,
-    headersTimeoutMs: params.timeoutMs ?? 20_000,
+    headersTimeoutMs: params.timeoutMs ?? DEFAULT_ETAG_TIMEOUT_MS,
     what,
   });
   await response.body.dump().catch(() => undefined);
   if (response.status >= 400) {
-    const err = hubErrorFromResponse({ status: response.status, url: response.url, headers: response.headers, what, hasToken: Boolean(params.token) });
-    const retryAfterMs = parseRetryAfter({ value: headerValue(response.headers, 'retry-after') });
-    if (retryAfterMs !== undefined) err.data.retryAfterMs = retryAfterMs;
-    throw err;
+    throw hubErrorFromResponse({ status: response.status, url: response.url, headers: response.headers, what, hasToken: Boolean(params.token) });
   }
   const commit = headerValue(response.headers, 'x-repo-commit');
   const etag = normalizeEtag({ etag: headerValue(response.headers, 'x-linked-etag') ?? headerValue(response.headers, 'etag') });

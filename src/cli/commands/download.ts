@@ -75,6 +75,7 @@ Examples:
         ...(options.revision !== undefined ? { revision: options.revision } : {}),
         ...(connections !== undefined ? { connections } : {}),
         stallTimeoutMs: timeoutSeconds * 1000,
+        metadataTimeoutMs: config.metadataTimeoutMs,
         retries,
         signal: controller.signal,
         onEvent: progress.onEvent,
