@@ -65,7 +65,7 @@ export async function downloadRepo(params: DownloadRepoParams): Promise<Download
   } else {
     try {
       // With a cached snapshot at hand, a Hub out of reach is not waited for (see downloadFile).
-      const hasFallback = await offlineSnapshot({ params, revision }).then(() => true, () => false);
+      const hasFallback = await offlineSnapshot({ params, revision, why: 'probe' }).then(() => true, () => false);
       const info = await withRetries({ retries: params.retries ?? 3, signal: params.signal, hasFallback, fn: () => getRepoInfo({ ...params, revision }) });
       commit = info.commit;
       wanted = filterByGlobs({ paths: info.files.map((f) => f.path), ...(params.include ? { include: params.include } : {}), ...(params.exclude ? { exclude: params.exclude } : {}) }).map(
