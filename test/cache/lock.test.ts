@@ -12,7 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { isHubcacheError } from '../../src/errors.js';
 import { findPackageRoot, loadFlockBinding } from '../../src/cache/flock.js';
-import { acquireLock, isLockHeld, lockHolders, withLock, type HeldLock } from '../../src/cache/lock.js';
+import { acquireLock, isLockHeld, tryLock, withLock, type HeldLock } from '../../src/cache/lock.js';
+import { lockHolders } from '../../src/cache/lockHolders.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageRoot = join(here, '..', '..');
