@@ -11,6 +11,9 @@ import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { scanCacheDir } from '@huggingface/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { executePlan } from '../../src/maintenance/executePlan.js';
+import { planRm } from '../../src/maintenance/planRm.js';
+import { parseRmTarget } from '../../src/maintenance/rmTarget.js';
 import { createOrigin, type Origin } from '../helpers/origin/createOrigin.js';
 import { linearRepo, type LinearCommit } from '../helpers/origin/fixture.js';
 import { pythonHub, pythonScan } from '../helpers/pythonHub.js';
@@ -39,9 +42,18 @@ function sharedBlobRepo(): ReturnType<typeof linearRepo> {
 let origin: Origin;
 const repo = sharedBlobRepo();
 const commitIds = Object.keys(repo.commits);
+/** Two commits with the same two files: the second links the blobs of the first. */
+const twin = linearRepo({
+  repoId: 'acme/twin',
+  commits: [
+    { files: [{ path: 'a.bin', source: 'a'.repeat(3000), lfs: false }, { path: 'b.bin', source: 'b'.repeat(3000), lfs: false }] },
+    { files: [{ path: 'c.txt', source: 'new in the second commit', lfs: false }] },
+  ],
+});
+const [twinOld, twinNew] = Object.keys(twin.commits) as [string, string];
 
 beforeAll(async () => {
-  origin = await createOrigin({ fixture: { repos: [repo] } });
+  origin = await createOrigin({ fixture: { repos: [repo, twin] } });
 });
 afterAll(async () => origin?.close());
 
@@ -76,6 +88,38 @@ function checkWriters(runs: Array<{ code: number | null; stderr: string }>): voi
 }
 
 describe('cleanup racing downloads', () => {
+  it('a download linking a blob while a cleanup removes it: they exclude each other, no link dangles', async () => {
+    const cacheDir = join(await makeTempDir(), 'hub');
+    const env = { HF_ENDPOINT: origin.url };
+    const first = await runCli({ args: ['download', 'acme/twin', '--revision', twinOld, '-q', '--cache-dir', cacheDir], env });
+    expect(first.code, first.stderr).toBe(0);
+    const plan = await planRm({ cacheDir, targets: [parseRmTarget({ text: `acme/twin@${twinOld}` })] });
+    expect(plan.items.filter((i) => i.kind === 'blob')).toHaveLength(2);
+
+    let download: ReturnType<typeof runCli> | undefined;
+    await executePlan({
+      cacheDir,
+      plan,
+      onStep: async (step) => {
+        if (step.item.kind !== 'blob' || download) return;
+        // One blob is gone, the other is next. A real writer now downloads the newer commit,
+        // whose files are those very blobs: give it time to finish (it does, when nothing
+        // stops it from linking the blob that is still there) before the cleanup goes on.
+        download = runCli({ args: ['download', 'acme/twin', '--revision', twinNew, '--cache-dir', cacheDir, '--json'], env });
+        await Promise.race([download, new Promise((r) => setTimeout(r, 4000))]);
+      },
+    });
+    const run = await download!;
+    expect(run.code, run.stderr).toBe(0);
+
+    const repoDir = join(cacheDir, 'models--acme--twin');
+    expect(await danglingLinks(repoDir)).toEqual([]);
+    expect(await verifyErrors({ cacheDir })).toEqual([]);
+    for (const name of ['a.bin', 'b.bin']) {
+      expect((await stat(join(repoDir, 'snapshots', twinNew, name))).size).toBe(3000);
+    }
+  });
+
   it('prune and evict running against downloads of commits that share blobs leave no dangling link', async () => {
     const cacheDir = join(await makeTempDir(), 'hub');
     const env = { HF_ENDPOINT: origin.url };
