@@ -98,7 +98,7 @@ export function removedMeanwhile(args: { params: RepoRef; paths: string[] }): Hu
   const { params, paths } = args;
   return new HubcacheError({
     code: 'E_NOT_CACHED',
-    message: `${formatRepoRef(params)}: removed from the cache by another process right after download, twice: ${paths.join(', ')}`,
+    message: `${formatRepoRef(params)}: removed from the cache by another process right after download, twice: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ` and ${paths.length - 5} more` : ''}`,
     hint: 'A cleanup (hubcache evict/rm/prune, a cron job) is removing what this download fetches; pin the revision (--keep, the manifest) or run the download again once it is done.',
     data: { repo: formatRepoRef(params), paths },
   });

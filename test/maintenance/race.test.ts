@@ -76,15 +76,16 @@ async function danglingLinks(repoDir: string): Promise<string[]> {
 }
 
 /**
- * The writers may fail (an evict can remove a file again right after the re-fetch) but
- * only with a typed error naming it, never with a crash, and most rounds succeed.
+ * A writer may fail (a cleanup that removes everything every second can remove a file
+ * again right after its re-fetch), but only with the typed error naming what went
+ * missing, never with a crash or a success over missing files.
  */
 function checkWriters(runs: Array<{ code: number | null; stderr: string }>): void {
   for (const run of runs) {
     expect(run.code === 0 || run.code === 1, run.stderr).toBe(true);
     expect(run.stderr, run.stderr).not.toMatch(/E_INTERNAL|a bug in hubcache/);
+    if (run.code === 1) expect(run.stderr).toMatch(/removed from the cache by another process/);
   }
-  expect(runs.filter((r) => r.code === 0).length).toBeGreaterThan(runs.length / 2);
 }
 
 describe('cleanup racing downloads', () => {
