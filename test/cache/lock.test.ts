@@ -452,3 +452,19 @@ describe('native addon loading', () => {
     expect(() => binding.flock(987_654, binding.LOCK_UN)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'flock' }));
   });
 });
+
+describe('tryLock', () => {
+  it('never waits: undefined while another process holds the lock, the lock once it is free', async () => {
+    const path = lockPath();
+    await mkdir(dirname(path), { recursive: true });
+    const holder = await start('flock', ['-x', path, '-c', 'echo locked; read _'], 'locked');
+    expect(await tryLock({ path })).toBeUndefined();
+    await holder.finish();
+    const lock = await tryLock({ path });
+    expect(lock).toBeDefined();
+    // While we hold it, flock(1) cannot take it.
+    expect(run('flock', ['-n', path, 'true'])).not.toBe(0);
+    await lock!.release();
+    expect(run('flock', ['-n', path, 'true'])).toBe(0);
+  });
+});
