@@ -15,7 +15,8 @@ import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { ensureCachedirTag } from '../cache/ensureCachedirTag.js';
 import { freshFileMode } from '../cache/freshFileMode.js';
 import { linkSnapshotFile } from '../cache/linkSnapshotFile.js';
-import { acquireLock, type HeldLock, type LockHolder } from '../cache/lock.js';
+import { acquireLock, type HeldLock } from '../cache/lock.js';
+import type { LockHolder } from '../cache/lockHolders.js';
 import { recordAccess } from '../cache/accessLog.js';
 import { lookupCachedFile } from '../cache/resolveCachedFile.js';
 import { formatRepoRef, type RepoRef } from '../cache/repoId.js';
@@ -76,10 +77,33 @@ export interface DownloadFileResult {
 export const DEFAULT_CONNECTIONS = 1;
 
 export async function downloadFile(params: DownloadFileParams): Promise<DownloadFileResult> {
-  const result = await downloadFileOnce(params);
+  let result = await downloadFileOnce(params);
+  // A cleanup (evict, rm, another tool) may remove the file between our link and our caller
+  // using it: never report a path that is not there. Fetch once more, then give up naming it.
+  if (!(await resolves(result.path))) {
+    params.onEvent?.({ type: 'warning', path: params.path, message: `${result.path} was removed by another process just after it was downloaded; fetching it again` });
+    result = await downloadFileOnce({ ...params, revision: result.commit });
+    if (!(await resolves(result.path))) throw removedMeanwhile({ params, paths: [result.path] });
+  }
   // A hint for `evict` (least recently used first); never needed for correctness, never fails a download.
   await recordAccess({ cacheDir: params.cacheDir, repoFolder: repoPaths(params).folderName, commit: result.commit });
   return result;
+}
+
+/** Whether a snapshot path leads to a file (a link is followed to its blob). */
+export async function resolves(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+/** The error for files another process removed right after we put them in place, twice. */
+export function removedMeanwhile(args: { params: RepoRef; paths: string[] }): HubcacheError {
+  const { params, paths } = args;
+  return new HubcacheError({
+    code: 'E_NOT_CACHED',
+    message: `${formatRepoRef(params)}: removed from the cache by another process right after download, twice: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ` and ${paths.length - 5} more` : ''}`,
+    hint: 'A cleanup (hubcache evict/rm/prune, a cron job) is removing what this download fetches; pin the revision (--keep, the manifest) or run the download again once it is done.',
+    data: { repo: formatRepoRef(params), paths },
+  });
 }
 
 async function downloadFileOnce(params: DownloadFileParams): Promise<DownloadFileResult> {
@@ -129,8 +153,8 @@ async function downloadFileOnce(params: DownloadFileParams): Promise<DownloadFil
 
   const pointer = paths.snapshotFile(meta.commit, params.path);
   const blobPath = paths.blob(meta.etag);
-  const existing = await stat(pointer).catch(() => undefined);
-  if (existing?.isFile() && existing.size === meta.size) {
+  // Everything in place: no lock, no write (a read-only cache works).
+  if (await snapshotFileReady({ pointer, size: meta.size })) {
     // Read-only caches must keep working: the ref update is best effort here.
     await writeRef({ ...params, revision, commit: meta.commit }).catch(() => undefined);
     emit({ type: 'done', path: params.path, fromCache: true });
@@ -144,15 +168,9 @@ async function downloadFileOnce(params: DownloadFileParams): Promise<DownloadFil
     throw fromSystemError({ err, path: paths.repoDir, action: `prepare the cache for ${label}` });
   }
 
-  // The ref is written only once the snapshot has the file: a ref to a commit without a
-  // snapshot makes huggingface_hub's cache scan reject the whole repo.
-  if (await hasBlob({ blobPath, size: meta.size })) {
-    await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
-    await writeRef({ ...params, revision, commit: meta.commit });
-    emit({ type: 'done', path: params.path, fromCache: true });
-    return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: true, bytesDownloaded: 0 };
-  }
-
+  // Linking a blob that is already here and a cleanup deleting it exclude each other through the
+  // blob's etag lock (huggingface_hub holds the same lock while it links): under the lock, a
+  // blob we see stays until our link is made, and a cleanup re-reads the links once it holds it.
   let lock: HeldLock;
   try {
     lock = await acquireLock({
@@ -162,24 +180,48 @@ async function downloadFileOnce(params: DownloadFileParams): Promise<DownloadFil
       onWait: (info) => emit({ type: 'waiting-lock', path: params.path, holders: info.holders, waitedMs: info.waitedMs }),
     });
   } catch (err) {
-    throw fromSystemError({ err, path: paths.lock(meta.etag), action: `lock ${label}` });
-  }
-  try {
-    // Whoever held the lock may have just finished this very blob.
-    if (await hasBlob({ blobPath, size: meta.size })) {
-      await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
-      await writeRef({ ...params, revision, commit: meta.commit });
+    const typed = fromSystemError({ err, path: paths.lock(meta.etag), action: `lock ${label}` });
+    // A read-only cache cannot hold a lock file: fine if another process linked the file meanwhile.
+    if (isHubcacheError(typed, 'E_PERMISSION') && (await snapshotFileReady({ pointer, size: meta.size }))) {
       emit({ type: 'done', path: params.path, fromCache: true });
       return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: true, bytesDownloaded: 0 };
     }
-    const bytesDownloaded = await fetchVerifiedBlob({ params, meta, blobPath, label, emit });
-    await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
-    await writeRef({ ...params, revision, commit: meta.commit });
-    emit({ type: 'done', path: params.path, fromCache: false });
-    return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: false, bytesDownloaded };
+    throw typed;
+  }
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await mkdir(paths.blobsDir, { recursive: true });
+        // The ref is written only once the snapshot has the file: a ref to a commit without a
+        // snapshot makes huggingface_hub's cache scan reject the whole repo.
+        // The blob may be here already (another revision has it, or whoever held the lock just finished it).
+        const fromCache = await hasBlob({ blobPath, size: meta.size });
+        const bytesDownloaded = fromCache ? 0 : await fetchVerifiedBlob({ params, meta, blobPath, label, emit });
+        await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
+        await writeRef({ ...params, revision, commit: meta.commit });
+        emit({ type: 'done', path: params.path, fromCache });
+        return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache, bytesDownloaded };
+      } catch (err) {
+        // A cleanup removed a folder it found empty (blobs/, snapshots/<commit>/, refs/) between our
+        // mkdir and our use of it; nothing was half-written, so make it again and redo the step.
+        if (!isVanishedFolder(err) || attempt >= VANISHED_FOLDER_RETRIES) throw err;
+      }
+    }
   } finally {
     await lock.release();
   }
+}
+
+/** Tries of the locked step when a folder it made disappears under it (a cleanup of empty folders). */
+const VANISHED_FOLDER_RETRIES = 5;
+
+function isVanishedFolder(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}
+
+async function snapshotFileReady(params: { pointer: string; size: number }): Promise<boolean> {
+  const stats = await stat(params.pointer).catch(() => undefined);
+  return stats !== undefined && stats.isFile() && stats.size === params.size;
 }
 
 async function hasBlob(params: { blobPath: string; size: number }): Promise<boolean> {

@@ -46,7 +46,14 @@ Examples:
   $ MODEL=$(hubcache download -q org/model model.gguf) && llama-server -m "$MODEL"
   $ hubcache download openai/whisper-large-v3 --include '*.json' --include '*.safetensors'
   $ HF_HUB_OFFLINE=1 hubcache download org/model config.json     # cache only
-  $ HF_ENDPOINT=http://mirror:8090 hubcache download dataset/org/data --revision v1.0`,
+  $ HF_ENDPOINT=http://mirror:8090 hubcache download dataset/org/data --revision v1.0
+
+One call downloads from one commit: a branch or tag is resolved once, and its ref is
+written only after the snapshot holds every file.
+Exit codes: 0 every printed path is in place; 1 failed, including E_ENTRY_NOT_FOUND when
+--include/--exclude match no file (nothing is written) and E_NOT_CACHED when another
+process (a cleanup) removed a file again right after it was fetched a second time;
+2 usage error.`,
   );
   cmd.action(
     runCommand(async ({ config, out }, repo: string, files: string[], options: DownloadOptions) => {
