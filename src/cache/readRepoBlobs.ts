@@ -1,0 +1,49 @@
+/** The repo walk's first step: what blobs/ holds (complete blobs with their stats, partial downloads). */
+import { lstatSync, type Stats } from 'node:fs';
+import type { CacheWarning, IncompleteFile } from './cacheScan.js';
+import { byCodeUnits } from './byCodeUnits.js';
+import { readDirOrWarn } from './readDirOrWarn.js';
+
+export interface BlobEntry {
+  stats: Stats;
+}
+
+export interface RepoBlobs {
+  complete: Map<string, BlobEntry>;
+  incomplete: IncompleteFile[];
+}
+
+export function readRepoBlobs(params: {
+  blobsDir: string;
+  warnings: CacheWarning[];
+}): RepoBlobs {
+  const complete = new Map<string, BlobEntry>();
+  const incomplete: IncompleteFile[] = [];
+  const entries = readDirOrWarn({ dir: params.blobsDir, warnings: params.warnings });
+  entries.forEach((entry) => {
+      const path = `${params.blobsDir}/${entry.name}`;
+      let stats: Stats;
+      try {
+        stats = lstatSync(path);
+      } catch {
+        // Removed between readdir and lstat (a concurrent gc or a finished download): nothing to report.
+        return;
+      }
+      if (entry.name.endsWith('.incomplete') || entry.name.endsWith('.downloadInProgress')) {
+        incomplete.push({
+          path,
+          bytes: stats.size,
+          kind: entry.name.endsWith('.incomplete') ? 'incomplete' : 'downloadInProgress',
+          lastModified: stats.mtimeMs,
+        });
+        return;
+      }
+      if (!stats.isFile()) {
+        params.warnings.push({ code: 'stray-entry', path, message: 'blobs/ should hold only regular files' });
+        return;
+      }
+      complete.set(entry.name, { stats });
+    });
+  incomplete.sort((a, b) => byCodeUnits(a.path, b.path));
+  return { complete, incomplete };
+}
