@@ -3,29 +3,31 @@
  * orphan blobs, partial downloads, warnings). Runs on the caller's thread or
  * on a scan worker. Synchronous on purpose (see scanCache).
  */
-import { statSync, type Stats } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CachedFile, CachedRepo, CachedRevision, CacheWarning, RepoJob } from './cacheScan.js';
 import { readRefsSync } from './readRefs.js';
 import { isCommitHash } from './revision.js';
 import { byCodeUnits } from './byCodeUnits.js';
 import { readDirOrWarn } from './readDirOrWarn.js';
-import { readRepoBlobs } from './readRepoBlobs.js';
-import { scanSnapshotDir } from './scanSnapshotDir.js';
+import { readRepoBlobs, type BlobEntry } from './readRepoBlobs.js';
+import { scanSnapshotDir, type RevisionTally } from './scanSnapshotDir.js';
 
 const IGNORED_NAMES = new Set(['.DS_Store']);
 
 /** Scans repo folders synchronously; the worker entry point calls this. */
 export function scanRepos(params: { jobs: RepoJob[]; summary?: boolean }): CachedRepo[] {
-  return params.jobs.map((job) => {
-    const repo = scanRepo(job);
-    if (params.summary) for (const revision of repo.revisions) revision.files = [];
-    return repo;
-  });
+  return params.jobs.map((job) => scanRepo({ job, summary: params.summary === true }));
 }
 
-export function scanRepo(params: RepoJob): CachedRepo {
-  const { repoPath } = params;
+export interface ScanRepoParams {
+  job: RepoJob;
+  /** Totals only: every revision's `files` stays empty and no per-file object is built. */
+  summary: boolean;
+}
+
+export function scanRepo(params: ScanRepoParams): CachedRepo {
+  const { repoPath } = params.job;
   const blobsDir = join(repoPath, 'blobs');
   const snapshotsDir = join(repoPath, 'snapshots');
   const warnings: CacheWarning[] = [];
@@ -46,7 +48,7 @@ export function scanRepo(params: RepoJob): CachedRepo {
   }
 
   const revisions: CachedRevision[] = [];
-  const copyStats = new Map<string, Stats>();
+  const tallies: RevisionTally[] = [];
   snapshotEntries.forEach((entry) => {
       const snapshotPath = join(snapshotsDir, entry.name);
       if (IGNORED_NAMES.has(entry.name)) return;
@@ -60,26 +62,28 @@ export function scanRepo(params: RepoJob): CachedRepo {
         });
         return;
       }
-      const files: CachedFile[] = [];
-      scanSnapshotDir({ dir: snapshotPath, prefix: '', repoPath, blobsDir, blobs, copyStats, files, warnings });
+      const files: CachedFile[] | undefined = params.summary ? undefined : [];
+      const tally: RevisionTally = { nbFiles: 0, blobs: new Map() };
+      scanSnapshotDir({ dir: snapshotPath, prefix: '', blobsDir, blobs: blobs.complete, tally, files, warnings });
+      tallies.push(tally);
       // Plain code-unit order: localeCompare cost more than the whole walk on 20k files.
-      files.sort((a, b) => byCodeUnits(a.path, b.path));
-      const unique = new Map<string, number>();
+      files?.sort((a, b) => byCodeUnits(a.path, b.path));
       let lastModified = 0;
-      for (const file of files) {
-        if (file.blobPath && !file.problem) unique.set(file.blobPath, file.size);
-        if (file.blobPath) lastModified = Math.max(lastModified, file.lastModified);
+      let sizeOnDisk = 0;
+      for (const blob of tally.blobs.values()) {
+        sizeOnDisk += blob.size;
+        if (blob.mtimeMs > lastModified) lastModified = blob.mtimeMs;
       }
-      if (files.length === 0 || lastModified === 0) {
+      if (tally.nbFiles === 0 || lastModified === 0) {
         lastModified = statSync(snapshotPath, { throwIfNoEntry: false })?.mtimeMs ?? 0;
       }
       revisions.push({
         commit: entry.name,
         refs: (refsByCommit.get(entry.name) ?? []).sort(),
         snapshotPath,
-        files,
-        nbFiles: files.length,
-        sizeOnDisk: sum(unique.values()),
+        files: files ?? [],
+        nbFiles: tally.nbFiles,
+        sizeOnDisk,
         lastModified,
       });
     });
@@ -95,25 +99,23 @@ export function scanRepo(params: RepoJob): CachedRepo {
   }
 
   // Unique blobs across revisions, as huggingface_hub counts them.
-  const used = new Map<string, { size: number; atime: number; mtime: number }>();
-  for (const revision of revisions) {
-    for (const file of revision.files) {
-      if (file.blobPath && !file.problem) used.set(file.blobPath, { size: file.size, atime: file.lastAccessed, mtime: file.lastModified });
-    }
-  }
+  const used = new Map<string, BlobEntry>();
+  for (const tally of tallies) for (const [key, blob] of tally.blobs) used.set(key, blob);
   let orphanCount = 0;
   let orphanBytes = 0;
   for (const [name, blob] of blobs.complete) {
-    if (!used.has(`${blobsDir}/${name}`)) {
+    if (!used.has(name)) {
       orphanCount += 1;
-      orphanBytes += blob.stats.size;
+      orphanBytes += blob.size;
     }
   }
   let lastAccessed = 0;
   let lastModified = 0;
+  let sizeOnDisk = 0;
   for (const blob of used.values()) {
-    lastAccessed = Math.max(lastAccessed, blob.atime);
-    lastModified = Math.max(lastModified, blob.mtime);
+    sizeOnDisk += blob.size;
+    if (blob.atimeMs > lastAccessed) lastAccessed = blob.atimeMs;
+    if (blob.mtimeMs > lastModified) lastModified = blob.mtimeMs;
   }
   if (used.size === 0) {
     const repoStats = statSync(repoPath, { throwIfNoEntry: false });
@@ -122,13 +124,13 @@ export function scanRepo(params: RepoJob): CachedRepo {
   }
 
   return {
-    repoType: params.repoType,
-    repoId: params.repoId,
-    folderName: params.folderName,
+    repoType: params.job.repoType,
+    repoId: params.job.repoId,
+    folderName: params.job.folderName,
     repoPath,
     refs: Object.fromEntries([...refsRead.refs].sort(([a], [b]) => byCodeUnits(a, b))),
     revisions,
-    sizeOnDisk: sum([...used.values()].map((b) => b.size)),
+    sizeOnDisk,
     nbFiles: used.size,
     orphanBlobs: { count: orphanCount, bytes: orphanBytes },
     incomplete: { files: blobs.incomplete, bytes: sum(blobs.incomplete.map((f) => f.bytes)) },
