@@ -31,6 +31,6 @@ export { parseManifest } from './manifest/parseManifest.js';
 export { loadManifest } from './manifest/loadManifest.js';
 export { syncManifest } from './manifest/syncManifest.js';
 export { manifestPins } from './manifest/manifestPins.js';
-export { checkCompose } from './manifest/checkCompose.js';
+export { checkCompose } from './compose/checkCompose.js';
 export { pinKey } from './maintenance/plan.js';
 export type { Plan, PlanItem, PinnedRevisions } from './maintenance/plan.js';
