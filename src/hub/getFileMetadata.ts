@@ -19,8 +19,6 @@ export interface FileMetadata {
   size: number;
   /** Where to GET the bytes (the CDN URL for LFS files). */
   downloadUrl: string;
-  /** True when the bytes live on another host (the token must not follow). */
-  isLfs: boolean;
 }
 
 export interface GetFileMetadataParams extends RepoRef {
@@ -66,5 +64,5 @@ export async function getFileMetadata(params: GetFileMetadataParams): Promise<Fi
   validateEtag({ etag });
   if (!Number.isSafeInteger(size) || size < 0) throw protocolError('the server sent no usable size');
   const downloadUrl = response.location ?? response.url;
-  return { commit, etag, size, downloadUrl, isLfs: new URL(downloadUrl).origin !== new URL(url).origin || headerValue(response.headers, 'x-linked-etag') !== undefined };
+  return { commit, etag, size, downloadUrl };
 }
