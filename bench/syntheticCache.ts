@@ -1,7 +1,8 @@
 /**
  * Builds a large synthetic hub cache fast (sync fs, tiny blobs): N repos x
- * R revisions x F files, a fifth of them in subfolders, half of the files
- * shared between consecutive revisions, as real model updates do.
+ * R revisions x F files, a fifth of them in subfolders. By default half of
+ * the files keep their content between consecutive revisions, as real model
+ * updates do; `changedPerRevision` sets how many files change instead.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,8 @@ export interface SyntheticCacheParams {
   repos: number;
   revisionsPerRepo: number;
   filesPerRevision: number;
+  /** Files whose content changes from one revision to the next (default: every odd one, half). */
+  changedPerRevision?: number;
 }
 
 export function buildSyntheticCache(params: SyntheticCacheParams): { links: number; blobs: number; bytes: number } {
@@ -29,8 +32,9 @@ export function buildSyntheticCache(params: SyntheticCacheParams): { links: numb
       const commit = createHash('sha1').update(`${r}:${v}`).digest('hex');
       if (v === params.revisionsPerRepo - 1) writeFileSync(join(repoDir, 'refs', 'main'), commit);
       for (let f = 0; f < params.filesPerRevision; f++) {
-        // Even files keep their content across revisions (shared blobs), odd ones change.
-        const content = Buffer.from(`repo ${r} file ${f} ${f % 2 === 0 ? 'stable' : `rev ${v}`} ${'x'.repeat(f * 37)}`);
+        // Unchanged files keep their content across revisions (shared blobs), the others change.
+        const changes = params.changedPerRevision === undefined ? f % 2 === 1 : f < params.changedPerRevision;
+        const content = Buffer.from(`repo ${r} file ${f} ${changes ? `rev ${v}` : 'stable'} ${'x'.repeat(f * 37)}`);
         const etag = createHash('sha256').update(content).digest('hex');
         const blobPath = join(blobsDir, etag);
         try {

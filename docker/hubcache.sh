@@ -4,4 +4,4 @@
 # shared cache (hubcache gives each blob the mode a fresh file gets in its folder).
 # Override with HUBCACHE_UMASK (e.g. 022 for a single-user cache).
 umask "${HUBCACHE_UMASK:-002}"
-exec node /opt/hubcache/dist/cli/main.js "$@"
+exec node /opt/hubcache/bin/hubcache.cjs "$@"

@@ -6,8 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { HubcacheError } from './errors.js';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+/** huggingface_hub's default for HF_HUB_ETAG_TIMEOUT: how long a metadata request may stay unanswered. */
+export const DEFAULT_ETAG_TIMEOUT_MS = 10_000;
 
 export interface Config {
   /** Absolute hub cache root (the folder holding `models--*`). */
@@ -31,6 +34,11 @@ export interface Config {
   debug: boolean;
   /** `$HUBCACHE_MANIFEST`: the hubcache.yaml to use when `-f` is not given. */
   manifestPath: string | undefined;
+  /**
+   * HF_HUB_ETAG_TIMEOUT (seconds, like huggingface_hub): how long to wait for a metadata answer
+   * (connect + response head). With a cached copy, a host silent this long is given up on at once.
+   */
+  metadataTimeoutMs: number;
 }
 
 export interface ResolveConfigParams {
@@ -111,12 +119,54 @@ function readTokenFile(params: { env: NodeJS.ProcessEnv; hfHome: string }): stri
   }
 }
 
+/**
+ * The Hub base URL, checked here so a typo is a usage error (exit 2) naming where it came from,
+ * not an "Invalid URL" deep in the HTTP client.
+ */
+export function parseEndpoint(params: { value: string; source: string }): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(params.value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+    const shown = JSON.stringify(params.value.length > 200 ? `${params.value.slice(0, 200)}…` : params.value);
+    throw new HubcacheError({
+      code: 'E_USAGE',
+      message: `Invalid endpoint ${shown} (from ${params.source}): expected an http:// or https:// URL`,
+      hint: `Use a URL such as ${DEFAULT_ENDPOINT} or http://mirror:8090, or unset HF_ENDPOINT for the default.`,
+      data: { endpoint: params.value.slice(0, 200), source: params.source },
+    });
+  }
+  return params.value.replace(/\/+$/, '');
+}
+
+/** HF_HUB_ETAG_TIMEOUT: seconds (huggingface_hub reads it as a number of seconds). */
+function parseEtagTimeout(value: string | undefined): number {
+  if (nonEmpty(value) === undefined) return DEFAULT_ETAG_TIMEOUT_MS;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new HubcacheError({
+      code: 'E_USAGE',
+      message: `HF_HUB_ETAG_TIMEOUT must be a positive number of seconds, got ${JSON.stringify(String(value).slice(0, 50))}`,
+      hint: 'Unset it for the default of 10 seconds.',
+    });
+  }
+  return Math.round(seconds * 1000);
+}
+
 export function resolveConfig(params: ResolveConfigParams = {}): Config {
   const env = params.env ?? process.env;
   const hfHome = resolveHfHome({ env });
   const cacheDir = resolveCacheDir({ env, ...(params.cacheDir !== undefined ? { cacheDir: params.cacheDir } : {}) });
-  const endpoint = (nonEmpty(params.endpoint) ?? nonEmpty(env.HF_ENDPOINT) ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
-  const upstream = (nonEmpty(env.HUBCACHE_UPSTREAM) ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  const endpoint =
+    nonEmpty(params.endpoint) !== undefined
+      ? parseEndpoint({ value: params.endpoint as string, source: '--endpoint' })
+      : nonEmpty(env.HF_ENDPOINT) !== undefined
+        ? parseEndpoint({ value: env.HF_ENDPOINT as string, source: 'HF_ENDPOINT' })
+        : DEFAULT_ENDPOINT;
+  const upstream = nonEmpty(env.HUBCACHE_UPSTREAM) !== undefined ? parseEndpoint({ value: env.HUBCACHE_UPSTREAM as string, source: 'HUBCACHE_UPSTREAM' }) : DEFAULT_ENDPOINT;
   const token =
     nonEmpty(params.token) ??
     nonEmpty(env.HF_TOKEN) ??
@@ -126,5 +176,6 @@ export function resolveConfig(params: ResolveConfigParams = {}): Config {
   const disableProgressBars = isTruthyEnv(env.HF_HUB_DISABLE_PROGRESS_BARS) || isTruthyEnv(env.CI);
   const manifestPath = nonEmpty(env.HUBCACHE_MANIFEST) ? absolute(expandPath({ path: env.HUBCACHE_MANIFEST as string, env })) : undefined;
   const debug = isTruthyEnv(env.HUBCACHE_DEBUG);
-  return { cacheDir, hfHome, endpoint, upstream, token, offline, disableProgressBars, debug, manifestPath };
+  const metadataTimeoutMs = parseEtagTimeout(env.HF_HUB_ETAG_TIMEOUT);
+  return { cacheDir, hfHome, endpoint, upstream, token, offline, disableProgressBars, debug, manifestPath, metadataTimeoutMs };
 }

@@ -55,6 +55,33 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * How a network exchange failed (`data.failure` of an E_NETWORK error), and what that kind
+ * means, decided here and nowhere else (as undici's error types do): whether asking again
+ * can help, and whether the host is out of reach, in which case a caller holding a cached
+ * copy uses it at once instead of waiting through retries.
+ */
+export const NETWORK_FAILURES = {
+  /** DNS has no such host: asking again will not create it. */
+  'host-not-found': { retryable: false, unreachable: true },
+  /** Nothing listens there (ECONNREFUSED): a restarting server may come back. */
+  refused: { retryable: true, unreachable: true },
+  /** No route (ENETUNREACH, EHOSTUNREACH, EAI_AGAIN). */
+  'no-route': { retryable: true, unreachable: true },
+  /** Connected (or trying to) and no answer head within the timeout: a silent host. */
+  'no-answer': { retryable: true, unreachable: true },
+  /** The connection broke (reset, premature close, garbled answer). */
+  reset: { retryable: true, unreachable: false },
+  /** A body went silent longer than the stall timeout. */
+  stalled: { retryable: true, unreachable: false },
+  /** A body ended cleanly but early. */
+  'short-body': { retryable: true, unreachable: false },
+  /** 429 or 5xx: the server is there but overloaded or failing. */
+  'server-busy': { retryable: true, unreachable: false },
+} as const satisfies Record<string, { retryable: boolean; unreachable: boolean }>;
+
+export type NetworkFailure = keyof typeof NETWORK_FAILURES;
+
 export interface HubcacheErrorParams {
   code: ErrorCode;
   message: string;
@@ -80,6 +107,24 @@ export class HubcacheError extends Error {
 
   get exitCode(): number {
     return ERROR_CODES[this.code];
+  }
+
+  /** What kind of network failure this is (E_NETWORK only). */
+  get failure(): NetworkFailure | undefined {
+    const failure = this.data.failure;
+    return this.code === 'E_NETWORK' && typeof failure === 'string' && failure in NETWORK_FAILURES ? (failure as NetworkFailure) : undefined;
+  }
+
+  /** Whether asking again can cure it: a property of the kind (NETWORK_FAILURES), never set at the throw site. */
+  get retryable(): boolean {
+    const failure = this.failure;
+    return failure !== undefined && NETWORK_FAILURES[failure].retryable;
+  }
+
+  /** The host is out of reach (refused, no route, no answer): a cached copy should be used at once. */
+  get unreachable(): boolean {
+    const failure = this.failure;
+    return failure !== undefined && NETWORK_FAILURES[failure].unreachable;
   }
 
   toJSON(): Record<string, unknown> {

@@ -1,7 +1,7 @@
 /**
  * When hubcache last served or resolved a file of each revision, so evict can
  * rank revisions by real use even on `noatime` mounts. One small JSON file
- * per repo under `<root>/.hubcache/access/`, never inside a repo folder
+ * per repo under `<root>/.locks/.hubcache/access/`, never inside a repo folder
  * (other tools would take it for cache content).
  *
  * This is a hint, never needed for correctness: every failure is swallowed
@@ -9,9 +9,9 @@
  * other's update (last rename wins; the next access records again), and
  * writes are throttled so a busy server does not rewrite the file per request.
  */
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { cacheTempDir, replaceViaTemp } from './replaceViaTemp.js';
 import { parseRepoFolderName } from './repoId.js';
 import { HUBCACHE_DIR_NAME } from './repoPaths.js';
 import { isCommitHash } from './revision.js';
@@ -45,18 +45,15 @@ export async function recordAccess(params: RecordAccessParams): Promise<void> {
   if (!parseRepoFolderName({ name: params.repoFolder }) || !isCommitHash(params.commit) || !Number.isFinite(at)) return;
   const dir = join(params.cacheDir, ACCESS_LOG_DIR);
   const path = join(dir, `${params.repoFolder}.json`);
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     const current = (await readAccessFile({ path })) ?? { version: 1, revisions: {} };
     const known = current.revisions[params.commit] ?? 0;
     if (at <= known || at - known < WRITE_THROTTLE_MS) return;
     current.revisions[params.commit] = at;
     await mkdir(dir, { recursive: true });
-    await writeFile(tmp, JSON.stringify(current));
-    await rename(tmp, path);
+    await replaceViaTemp({ tempDir: cacheTempDir(params.cacheDir), dest: path, write: (tmp) => writeFile(tmp, JSON.stringify(current)) });
   } catch {
     // Read-only mount, full disk, no permission: the record is a hint, the caller's work matters more.
-    await unlink(tmp).catch(() => undefined);
   }
 }
 

@@ -1,7 +1,7 @@
 /** Writes CACHEDIR.TAG at the cache root (backup tools skip tagged folders), as huggingface_hub does. */
-import { access, rename, writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { cacheTempDir, replaceViaTemp } from './replaceViaTemp.js';
 import { CACHEDIR_TAG_NAME, CACHEDIR_TAG_SIGNATURE } from './repoPaths.js';
 
 export const CACHEDIR_TAG_CONTENT = `${CACHEDIR_TAG_SIGNATURE}\n# This file is a cache directory tag created by hubcache.\n# For information about cache directory tags, see:\n#\thttps://bford.info/cachedir/\n`;
@@ -14,10 +14,8 @@ export async function ensureCachedirTag(params: { cacheDir: string }): Promise<v
   } catch {
     // Missing: write it below. Failing to write it never fails a download.
   }
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await writeFile(tmp, CACHEDIR_TAG_CONTENT);
-    await rename(tmp, path);
+    await replaceViaTemp({ tempDir: cacheTempDir(params.cacheDir), dest: path, write: (tmp) => writeFile(tmp, CACHEDIR_TAG_CONTENT) });
   } catch {
     // Read-only or racing writer: the tag is a courtesy to backup tools.
   }

@@ -3,9 +3,9 @@
  * The link is created under a temp name and renamed into place, so a reader
  * sees either no file or a complete link, never a link being rewritten.
  */
-import { mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { mkdir, readlink, symlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { cacheTempDir, replaceViaTemp } from './replaceViaTemp.js';
 import { repoPaths } from './repoPaths.js';
 import type { RepoRef } from './repoId.js';
 
@@ -16,14 +16,8 @@ export async function linkSnapshotFile(params: RepoRef & { cacheDir: string; com
   const existing = await readlink(linkPath).catch(() => undefined);
   if (existing === target) return linkPath;
   await mkdir(dirname(linkPath), { recursive: true });
-  const tmp = `${linkPath}.${randomBytes(4).toString('hex')}.tmplink`;
-  try {
-    await symlink(target, tmp);
-    // rename() replaces a stale link (or a copied file) atomically.
-    await rename(tmp, linkPath);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
+  // rename() replaces a stale link (or a copied file) atomically. The link text is relative to
+  // linkPath's folder, not the temp's: it dangles in the temp folder and resolves once in place.
+  await replaceViaTemp({ tempDir: cacheTempDir(params.cacheDir), dest: linkPath, write: (tmp) => symlink(target, tmp) });
   return linkPath;
 }

@@ -14,11 +14,12 @@
  * downloads of one blob in one process must serialise like two processes do.
  */
 import { constants as fsConstants } from 'node:fs';
-import { lstat, mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import { HubcacheError, fromSystemError } from '../errors.js';
 import { loadFlockBinding, type FlockBinding } from './flock.js';
+import { describeHolders, lockHolders, type LockHolder } from './lockHolders.js';
 import { sleep } from '../sleep.js';
 
 /** Lock files are group-writable so containers of one group, as different users, can share them. */
@@ -34,13 +35,6 @@ const ON_WAIT_REPEAT_MS = 10_000;
  * interval, so a tool that keeps deleting lock files cannot make us spin.
  */
 const MAX_IMMEDIATE_RACE_RETRIES = 10;
-const COMMAND_MAX_CHARS = 200;
-
-export interface LockHolder {
-  pid: number;
-  /** `/proc/<pid>/cmdline`, shortened; absent when another user's process hides it. */
-  command?: string;
-}
 
 export interface LockWaitInfo {
   path: string;
@@ -137,6 +131,28 @@ export async function acquireLock(params: AcquireLockParams): Promise<HeldLock> 
   }
 }
 
+/**
+ * One attempt, never waiting: the held lock, or undefined when another holder
+ * has it. For cleanups, which skip what is in use instead of queueing behind a
+ * download. Creates the lock file like `acquireLock` does (an exclusion needs
+ * a file both sides lock; it is never unlinked).
+ */
+export async function tryLock(params: { path: string }): Promise<HeldLock | undefined> {
+  const { path } = params;
+  const binding = loadFlockBinding();
+  try {
+    await mkdir(dirname(path), { recursive: true });
+  } catch (err) {
+    throw fromSystemError({ err, path: dirname(path), action: 'create the lock directory' });
+  }
+  for (let races = 0; ; races++) {
+    const attempt = await tryLockOnce({ path, binding });
+    if (attempt.kind === 'held') return makeHeldLock({ path, handle: attempt.handle, binding });
+    // A race (the file replaced under us, EINTR) says nothing about a holder: try again, a few times.
+    if (attempt.kind === 'busy' || races >= MAX_IMMEDIATE_RACE_RETRIES) return undefined;
+  }
+}
+
 export async function withLock<T>(params: AcquireLockParams & { fn: () => Promise<T> }): Promise<T> {
   const { fn, ...acquire } = params;
   const lock = await acquireLock(acquire);
@@ -189,45 +205,6 @@ export async function isLockHeld(params: { path: string }): Promise<boolean> {
   } finally {
     await handle.close();
   }
-}
-
-/**
- * Processes holding an flock lock on the file, from `/proc/locks`. Empty when
- * the file is gone, nobody holds it, or /proc is not readable (not Linux,
- * hardened /proc): callers use this for messages only.
- */
-export async function lockHolders(params: { path: string }): Promise<LockHolder[]> {
-  let st: { dev: bigint; ino: bigint };
-  let text: string;
-  try {
-    st = await stat(params.path, { bigint: true });
-    text = await readFile('/proc/locks', 'utf8');
-  } catch {
-    return [];
-  }
-  const major = devMajor(st.dev);
-  const minor = devMinor(st.dev);
-  const exact: number[] = [];
-  const inodeOnly: number[] = [];
-  for (const line of text.split('\n')) {
-    // "1: FLOCK  ADVISORY  WRITE 3254 fe:00:2146583 0 EOF"; blocked waiters
-    // print "1: -> FLOCK ..." and are not holders, so field 1 must be FLOCK.
-    const fields = line.trim().split(/\s+/);
-    if (fields[1] !== 'FLOCK') continue;
-    const pid = Number(fields[4]);
-    const where = /^([0-9a-f]+):([0-9a-f]+):(\d+)$/i.exec(fields[5] ?? '');
-    // pid is -1/0 when the holder is outside our pid namespace: nothing to report.
-    if (!where || !Number.isInteger(pid) || pid <= 0) continue;
-    if (BigInt(where[3]!) !== st.ino) continue;
-    // The kernel prints major:minor in hex ("%02x:%02x"), which may be more than two digits.
-    if (BigInt(`0x${where[1]}`) === major && BigInt(`0x${where[2]}`) === minor) exact.push(pid);
-    else inodeOnly.push(pid);
-  }
-  // btrfs subvolumes and some overlayfs setups report a different st_dev from
-  // the superblock device /proc/locks prints; the inode alone is the best
-  // guess left there, and only used when no exact match exists.
-  const pids = [...new Set(exact.length > 0 ? exact : inodeOnly)];
-  return Promise.all(pids.map(async (pid) => ({ pid, ...(await commandOf(pid)) })));
 }
 
 async function tryLockOnce(params: { path: string; binding: FlockBinding }): Promise<Attempt> {
@@ -344,38 +321,6 @@ async function unlockAndClose(params: { handle: FileHandle; binding: FlockBindin
   } finally {
     await handle.close();
   }
-}
-
-async function commandOf(pid: number): Promise<{ command?: string }> {
-  try {
-    const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-    // Arguments may hold newlines (python3 -c, node -e); one line reads better in a message.
-    let command = raw.replace(/[\0\s]+/g, ' ').trim();
-    if (command.length === 0) {
-      // Zombies and kernel threads have an empty cmdline; comm is all there is.
-      command = (await readFile(`/proc/${pid}/comm`, 'utf8')).trim();
-    }
-    if (command.length === 0) return {};
-    return { command: command.length > COMMAND_MAX_CHARS ? `${command.slice(0, COMMAND_MAX_CHARS - 1)}…` : command };
-  } catch {
-    // The process exited since /proc/locks was read, or /proc hides it from us.
-    return {};
-  }
-}
-
-function describeHolders(holders: LockHolder[]): string {
-  if (holders.length === 0) return '';
-  const list = holders.map((h) => (h.command ? `${h.pid} (${h.command})` : String(h.pid))).join(', ');
-  return `, held by pid ${list}`;
-}
-
-/** glibc's gnu_dev_major/minor for the Linux dev_t userspace encoding. */
-function devMajor(dev: bigint): bigint {
-  return ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-}
-
-function devMinor(dev: bigint): bigint {
-  return (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
 }
 
 function errnoCode(err: unknown): string | undefined {

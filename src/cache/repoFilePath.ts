@@ -4,6 +4,7 @@
  * checked here before it is joined to a folder on disk.
  */
 import { HubcacheError } from '../errors.js';
+import { quoteInput } from '../quoteInput.js';
 
 export function repoFilePathProblem(params: { path: string }): string | undefined {
   const { path } = params;
@@ -27,7 +28,7 @@ export function validateRepoFilePath(params: { path: string; what?: string }): v
   if (problem) {
     throw new HubcacheError({
       code: 'E_INVALID_PATH',
-      message: `Invalid ${params.what ?? 'file path'} "${params.path}": ${problem}`,
+      message: `Invalid ${params.what ?? 'file path'} ${quoteInput(params.path)}: ${problem}`,
       hint: 'Use a path relative to the repo root, like "onnx/model.onnx".',
       data: { path: params.path },
     });

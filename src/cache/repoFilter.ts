@@ -7,7 +7,8 @@
  */
 import { HubcacheError } from '../errors.js';
 import type { CachedRepo } from './scanCache.js';
-import { formatRepoRef } from './repoId.js';
+import { REPO_TYPES, formatRepoRef } from './repoId.js';
+import { quoteInput } from '../quoteInput.js';
 
 export type RepoPredicate = (repo: CachedRepo, now: number) => boolean;
 
@@ -32,7 +33,7 @@ function compare(op: string, a: number, b: number): boolean {
 function bad(expr: string, why: string): never {
   throw new HubcacheError({
     code: 'E_USAGE',
-    message: `Invalid filter "${expr}": ${why}`,
+    message: `Invalid filter ${quoteInput(expr)}: ${why}`,
     hint: 'Examples: size>1GB, accessed>30d (not used for 30 days), modified<7d, type=dataset, name~qwen, ref=main, incomplete, warnings.',
   });
 }
@@ -62,9 +63,13 @@ export function parseRepoFilter(params: { expr: string }): RepoPredicate {
       // "accessed>30d" reads as "last access is more than 30 days old".
       return (r, now) => compare(op, now - (field === 'accessed' ? r.lastAccessed : r.lastModified), ageMs);
     }
-    case 'type':
+    case 'type': {
       if (op !== '=') bad(expr, 'type takes "="');
-      return (r) => r.repoType === value.replace(/s$/, '');
+      // `datasets` reads as `dataset`; anything else would silently match nothing.
+      const type = value.replace(/s$/, '');
+      if (!(REPO_TYPES as readonly string[]).includes(type)) bad(expr, `type is one of ${REPO_TYPES.join(', ')}`);
+      return (r) => r.repoType === type;
+    }
     case 'name':
     case 'repo':
       if (op === '~') return (r) => formatRepoRef(r).toLowerCase().includes(value.toLowerCase());
@@ -74,7 +79,7 @@ export function parseRepoFilter(params: { expr: string }): RepoPredicate {
       if (op !== '=') bad(expr, 'ref takes "="');
       return (r) => Object.prototype.hasOwnProperty.call(r.refs, value);
     default:
-      return bad(expr, `unknown field "${field}"`);
+      return bad(expr, `unknown field ${quoteInput(field)}`);
   }
 }
 
@@ -91,7 +96,7 @@ export function sortRepos(params: { repos: CachedRepo[]; sort: string }): Cached
   };
   const rule = defaults[key];
   if (!rule || (dir !== undefined && dir !== 'asc' && dir !== 'desc')) {
-    throw new HubcacheError({ code: 'E_USAGE', message: `Invalid sort "${params.sort}"`, hint: 'Use size, accessed, modified or name, optionally with :asc or :desc.' });
+    throw new HubcacheError({ code: 'E_USAGE', message: `Invalid sort ${quoteInput(params.sort)}`, hint: 'Use size, accessed, modified or name, optionally with :asc or :desc.' });
   }
   const desc = dir === undefined ? rule.desc : dir === 'desc';
   return [...params.repos].sort((a, b) => {

@@ -4,6 +4,7 @@
  * follow its `validate_repo_id` and `repo_folder_name` exactly.
  */
 import { HubcacheError } from '../errors.js';
+import { quoteInput } from '../quoteInput.js';
 
 export const REPO_TYPES = ['model', 'dataset', 'space', 'kernel'] as const;
 export type RepoType = (typeof REPO_TYPES)[number];
@@ -26,7 +27,7 @@ export function parseRepoType(params: { value: string | undefined }): RepoType {
   if (isRepoType(singular)) return singular;
   throw new HubcacheError({
     code: 'E_USAGE',
-    message: `Unknown repo type "${value}"`,
+    message: `Unknown repo type ${quoteInput(value)}`,
     hint: `Use one of: ${REPO_TYPES.join(', ')}.`,
     data: { repoType: value },
   });
@@ -38,7 +39,7 @@ export function validateRepoId(params: { repoId: string }): void {
   const fail = (why: string): never => {
     throw new HubcacheError({
       code: 'E_INVALID_REPO_ID',
-      message: `Invalid repo id "${repoId}": ${why}`,
+      message: `Invalid repo id ${quoteInput(repoId)}: ${why}`,
       hint: 'A repo id looks like "org/name" or "name": letters, digits, "-", "_", "." only, at most 96 characters per part.',
       data: { repoId },
     });

@@ -10,6 +10,7 @@ import { formatRepoRef, type RepoRef } from './repoId.js';
 import { repoPaths } from './repoPaths.js';
 import { readRef, readRefsSync } from './readRefs.js';
 import { DEFAULT_REVISION, isCommitHash, validateRevision } from './revision.js';
+import { quoteInput } from '../quoteInput.js';
 
 export interface ResolvedCachedFile {
   path: string;
@@ -58,7 +59,7 @@ export async function resolveCachedFile(params: RepoRef & { cacheDir: string; re
   } else if (cached.length === 0) {
     message = `${repo} is not in the cache (${params.cacheDir})`;
   } else if (found.commit === undefined) {
-    message = `Revision "${revision}" of ${repo} is not in the cache`;
+    message = `Revision ${quoteInput(revision)} of ${repo} is not in the cache`;
   } else {
     message = `${params.path} is not cached for ${repo} at ${revision} (${found.commit.slice(0, 12)})`;
   }

@@ -4,6 +4,7 @@
  * file paths plus git's own forbidden characters.
  */
 import { HubcacheError } from '../errors.js';
+import { quoteInput } from '../quoteInput.js';
 
 export const DEFAULT_REVISION = 'main';
 
@@ -18,7 +19,7 @@ export function validateRevision(params: { revision: string }): void {
   const fail = (why: string): never => {
     throw new HubcacheError({
       code: 'E_INVALID_REVISION',
-      message: `Invalid revision "${revision}": ${why}`,
+      message: `Invalid revision ${quoteInput(revision)}: ${why}`,
       hint: 'Use a branch or tag name (like "main" or "v1.0"), "refs/pr/N", or a 40-character commit hash.',
       data: { revision },
     });

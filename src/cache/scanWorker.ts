@@ -1,6 +1,7 @@
 /** Worker entry for `scanCache`: scans the repo folders it is given and posts the result. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { scanRepos, type RepoJob } from './scanCache.js';
+import type { RepoJob } from './cacheScan.js';
+import { scanRepos } from './scanRepo.js';
 
 const { jobs, summary } = workerData as { jobs: RepoJob[]; summary: boolean };
 parentPort?.postMessage(scanRepos({ jobs, summary }));

@@ -1,5 +1,6 @@
 /** Human formatting and parsing of sizes and times, shared by every command. */
 import { HubcacheError } from '../errors.js';
+import { quoteInput } from '../quoteInput.js';
 
 const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
 
@@ -23,7 +24,7 @@ export function parseSize(params: { text: string; what?: string }): number {
   if (!match) {
     throw new HubcacheError({
       code: 'E_USAGE',
-      message: `Invalid ${params.what ?? 'size'} "${params.text}"`,
+      message: `Invalid ${params.what ?? 'size'} ${quoteInput(params.text)}`,
       hint: 'Use a number with an optional unit, like 500MB, 20G, 1.5TiB.',
     });
   }
@@ -62,11 +63,12 @@ export function formatAge(params: { ms: number; now?: number }): string {
 
 const DURATION_RE = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w|mo|y)\s*$/i;
 
-/** `30d`, `12h`, `2w` -> milliseconds. */
+/** `30d`, `12h`, `2w` -> milliseconds; a bare `0` is zero in any unit. */
 export function parseDuration(params: { text: string }): number {
+  if (/^\s*0+(?:\.0+)?\s*$/.test(params.text)) return 0;
   const match = DURATION_RE.exec(params.text);
   if (!match) {
-    throw new HubcacheError({ code: 'E_USAGE', message: `Invalid duration "${params.text}"`, hint: 'Use a number and a unit: 30s, 15m, 12h, 7d, 2w, 3mo, 1y.' });
+    throw new HubcacheError({ code: 'E_USAGE', message: `Invalid duration ${quoteInput(params.text)}`, hint: 'Use a number and a unit: 30s, 15m, 12h, 7d, 2w, 3mo, 1y.' });
   }
   const unitMs: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3, mo: 30 * 86400e3, y: 365 * 86400e3 };
   return Number(match[1]) * (unitMs[(match[2] as string).toLowerCase()] as number);

@@ -8,10 +8,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { HubcacheError } from '../errors.js';
+import { escapeInput } from '../quoteInput.js';
+import { Output } from './output.js';
 
-// Scans and hashes issue many small fs calls; a bigger libuv pool lets them overlap.
-// It must be set before the first fs call creates the pool.
-process.env.UV_THREADPOOL_SIZE ??= '16';
+// UV_THREADPOOL_SIZE is set by the bin shim (bin/hubcache.cjs), not here: by the time an ES
+// module's body runs, loading it has already started libuv's pool with the default size.
 
 // `hubcache ls | head` closes our stdout early: that is the reader's choice, not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -56,8 +58,10 @@ export async function buildProgram(params: { only?: string } = {}): Promise<Comm
   program
     .description('Own a shared Hugging Face hub cache: download-if-missing, stable paths, verify, clean, manifests for compose stacks.')
     .version(packageVersion(), '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
+    // Argument errors are reported by main() like every other error (honouring --json);
+    // set before the commands are added, which copy the program's settings.
+    .configureOutput({ outputError: () => undefined })
     .addHelpText(
       'after',
       `
@@ -92,11 +96,27 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) {
       const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+      if (!ok) reportUsageError({ err, argv: process.argv.slice(2), word });
       process.exitCode = ok ? 0 : 2;
       return;
     }
     throw err;
   }
+}
+
+/** A usage error from the argument parser, printed like every other error: JSON on stdout with --json. */
+function reportUsageError(params: { err: CommanderError; argv: string[]; word: string | undefined }): void {
+  const options = params.argv.slice(0, params.argv.includes('--') ? params.argv.indexOf('--') : undefined);
+  const out = new Output({ json: options.includes('--json'), quiet: false, progress: false });
+  out.error(
+    new HubcacheError({
+      code: 'E_USAGE',
+      // Commander's messages quote the offending argument as typed: escaped and cut like ours.
+      message: escapeInput(params.err.message.replace(/^error: /, ''), 300),
+      hint: `Run \`hubcache ${params.word !== undefined ? `${params.word} ` : ''}--help\` for usage.`,
+      data: { parserCode: params.err.code },
+    }),
+  );
 }
 
 await main();

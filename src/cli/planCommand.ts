@@ -31,21 +31,30 @@ export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-export async function runPlan(params: { ctx: CommandContext; plan: Plan; options: PlanOptions }): Promise<number> {
-  const { ctx, plan, options } = params;
+/** What a command adds around the plan: its own report (first in the text, merged into the JSON) and a check once the plan ran. */
+export interface PlanReport {
+  data: Record<string, unknown>;
+  text: string[];
+  /** Runs after the plan was executed (not on dry runs or empty plans); its data joins the JSON, its text ends the output. */
+  after?: (result: ExecuteResult) => Promise<{ data: Record<string, unknown>; text: string[]; ok: boolean }>;
+}
+
+export async function runPlan(params: { ctx: CommandContext; plan: Plan; options: PlanOptions; report?: PlanReport }): Promise<number> {
+  const { ctx, plan, options, report } = params;
   const { out } = ctx;
   const problem = plan.budget !== undefined && !plan.budget.met;
+  const reportText = report?.text ?? [];
   if (plan.items.length === 0) {
-    out.result({ data: { plan, dryRun: options.dryRun === true, result: null }, text: [...budgetLines(plan), ...noteLines(plan), 'Nothing to remove.'] });
+    out.result({ data: { ...report?.data, plan, dryRun: options.dryRun === true, result: null }, text: [...reportText, ...budgetLines(plan), ...noteLines(plan), 'Nothing to remove.'] });
     return problem ? 1 : 0;
   }
-  if (!out.json) out.result({ data: null, text: planLines({ out, plan, verbose: options.verbose === true }) });
+  if (!out.json) out.result({ data: null, text: [...reportText, ...planLines({ out, plan, verbose: options.verbose === true })] });
   if (options.dryRun) {
-    if (out.json) out.result({ data: { plan, dryRun: true, result: null } });
+    if (out.json) out.result({ data: { ...report?.data, plan, dryRun: true, result: null } });
     else out.info('Dry run: nothing was changed.');
     return problem ? 1 : 0;
   }
-  const ok = await confirm({ question: `Remove ${plan.totals.items} item(s), freeing ${formatBytes(plan.totals.bytes)}?`, yes: options.yes === true });
+  const ok = await confirm({ question: `${plan.command === 'verify' ? 'Change' : 'Remove'} ${plan.totals.items} item(s), freeing ${formatBytes(plan.totals.bytes)}?`, yes: options.yes === true });
   if (!ok) throw new HubcacheError({ code: 'E_ABORTED', message: 'Not confirmed; nothing was changed' });
 
   let done = 0;
@@ -61,8 +70,9 @@ export async function runPlan(params: { ctx: CommandContext; plan: Plan; options
       out.live([`removing ${done}/${plan.items.length}`]);
     },
   });
-  out.result({ data: { plan, dryRun: false, result }, text: resultLines({ plan, result }) });
-  return result.failed.length > 0 || problem ? 1 : 0;
+  const after = report?.after ? await report.after(result) : undefined;
+  out.result({ data: { ...report?.data, plan, dryRun: false, result, ...after?.data }, text: [...resultLines({ plan, result }), ...(after?.text ?? [])] });
+  return result.failed.length > 0 || problem || after?.ok === false ? 1 : 0;
 }
 
 function planLines(params: { out: Output; plan: Plan; verbose: boolean }): string[] {
@@ -120,7 +130,7 @@ function resultLines(params: { plan: Plan; result: ExecuteResult }): string[] {
   lines.push(
     `Removed ${result.removed} of ${plan.totals.items} item(s), freed ${formatBytes(result.bytesFreed)} (planned ${formatBytes(plan.totals.bytes)})` +
       (result.missing > 0 ? `; ${result.missing} already gone` : '') +
-      (result.skipped.length > 0 ? `; ${result.skipped.length} kept because they changed since planning` : '') +
+      (result.skipped.length > 0 ? `; ${result.skipped.length} kept (each with its reason above)` : '') +
       (result.failed.length > 0 ? `; ${result.failed.length} FAILED (see above; \`hubcache doctor\` explains permission problems)` : ''),
   );
   return lines;
@@ -142,6 +152,7 @@ const KIND_WORDS: Record<PlanItemKind, string> = {
   blob: 'blob',
   partial: 'partial',
   temp: 'temp file',
+  relink: 'relinked link',
   folder: 'folder',
 };
 

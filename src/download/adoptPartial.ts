@@ -9,6 +9,7 @@
 import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { readPartialState, type Segment } from './partialState.js';
+import { etagCandidatesOfBlobFileName } from '../cache/etag.js';
 import { HUBCACHE_DIR_NAME } from '../cache/repoPaths.js';
 
 export interface AdoptedPartial {
@@ -42,7 +43,8 @@ export async function adoptPartial(params: {
   const now = params.now ?? Date.now();
   const candidates: Array<{ path: string; statePath: string; adopted: AdoptedPartial }> = [];
   for (const name of names) {
-    if (!name.startsWith(`${params.etag}.`) || !name.endsWith('.incomplete')) continue;
+    // The etag rule of etag.ts: a dotted etag's partial (`a.b.<hex>.incomplete`) is not one of etag `a`.
+    if (!name.endsWith('.incomplete') || !etagCandidatesOfBlobFileName(name).includes(params.etag)) continue;
     const path = join(params.blobsDir, name);
     const stats = await stat(path).catch(() => undefined);
     if (!stats?.isFile()) continue;

@@ -4,18 +4,13 @@
  *   -> pointer or blob already there? -> lock the blob -> resume or start a
  *   partial -> stream + hash -> verify size and hash -> chmod -> atomic
  *   rename into blobs/ -> relative link -> ref.
- * The lock only saves bandwidth; correctness comes from verifying before the
- * rename. A network failure falls back to the cached copy when there is one.
+ * Everything from the lock on is fetchBlob's (shared with the mirror's fills).
+ * A network failure falls back to the cached copy when there is one.
  */
-import { chmod, mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { HubcacheError, fromSystemError, isHubcacheError } from '../errors.js';
-import { hashAlgorithmForBlobName } from '../cache/etag.js';
-import { ensureCachedirTag } from '../cache/ensureCachedirTag.js';
-import { freshFileMode } from '../cache/freshFileMode.js';
-import { linkSnapshotFile } from '../cache/linkSnapshotFile.js';
-import { acquireLock, type HeldLock, type LockHolder } from '../cache/lock.js';
+import { HubcacheError, isHubcacheError } from '../errors.js';
+import type { LockHolder } from '../cache/lockHolders.js';
 import { recordAccess } from '../cache/accessLog.js';
 import { lookupCachedFile } from '../cache/resolveCachedFile.js';
 import { formatRepoRef, type RepoRef } from '../cache/repoId.js';
@@ -25,8 +20,7 @@ import { DEFAULT_REVISION, isCommitHash, validateRevision } from '../cache/revis
 import { writeRef } from '../cache/writeRef.js';
 import { getFileMetadata, type FileMetadata } from '../hub/getFileMetadata.js';
 import { withRetries } from '../hub/withRetries.js';
-import { adoptPartial, partialStatePath } from './adoptPartial.js';
-import { transferBlob } from './transferBlob.js';
+import { fetchBlob, isFileOfSize } from './fetchBlob.js';
 
 export type DownloadEvent =
   | { type: 'start'; path: string; size: number; resumedFrom: number }
@@ -48,6 +42,8 @@ export interface DownloadFileParams extends RepoRef {
   signal?: AbortSignal | undefined;
   stallTimeoutMs?: number;
   retries?: number;
+  /** How long the HEAD may stay unanswered (config.metadataTimeoutMs: HF_HUB_ETAG_TIMEOUT, default 10 s). */
+  metadataTimeoutMs?: number | undefined;
   lockTimeoutMs?: number;
   /** Known metadata (from a repo listing pass) to skip nothing but naming; the HEAD still runs unless the revision is a commit and the file is cached. */
   onEvent?: (event: DownloadEvent) => void;
@@ -74,10 +70,33 @@ export interface DownloadFileResult {
 export const DEFAULT_CONNECTIONS = 1;
 
 export async function downloadFile(params: DownloadFileParams): Promise<DownloadFileResult> {
-  const result = await downloadFileOnce(params);
+  let result = await downloadFileOnce(params);
+  // A cleanup (evict, rm, another tool) may remove the file between our link and our caller
+  // using it: never report a path that is not there. Fetch once more, then give up naming it.
+  if (!(await resolves(result.path))) {
+    params.onEvent?.({ type: 'warning', path: params.path, message: `${result.path} was removed by another process just after it was downloaded; fetching it again` });
+    result = await downloadFileOnce({ ...params, revision: result.commit });
+    if (!(await resolves(result.path))) throw removedMeanwhile({ params, paths: [result.path] });
+  }
   // A hint for `evict` (least recently used first); never needed for correctness, never fails a download.
   await recordAccess({ cacheDir: params.cacheDir, repoFolder: repoPaths(params).folderName, commit: result.commit });
   return result;
+}
+
+/** Whether a snapshot path leads to a file (a link is followed to its blob). */
+export async function resolves(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+/** The error for files another process removed right after we put them in place, twice. */
+export function removedMeanwhile(args: { params: RepoRef; paths: string[] }): HubcacheError {
+  const { params, paths } = args;
+  return new HubcacheError({
+    code: 'E_NOT_CACHED',
+    message: `${formatRepoRef(params)}: removed from the cache by another process right after download, twice: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ` and ${paths.length - 5} more` : ''}`,
+    hint: 'A cleanup (hubcache evict/rm/prune, a cron job) is removing what this download fetches; pin the revision (--keep, the manifest) or run the download again once it is done.',
+    data: { repo: formatRepoRef(params), paths },
+  });
 }
 
 async function downloadFileOnce(params: DownloadFileParams): Promise<DownloadFileResult> {
@@ -98,13 +117,17 @@ async function downloadFileOnce(params: DownloadFileParams): Promise<DownloadFil
   }
   if (params.offline) return fromCacheOrFail({ params, revision, label, reason: 'offline' });
 
+  // Looked up first (no network): with a copy at hand, a Hub out of reach is not waited for
+  // through retries, so a container start with a cached model takes seconds, not minutes.
+  const cached = await lookupCachedFile({ ...params, revision });
   let meta: FileMetadata;
   try {
     meta = await withRetries({
       retries: params.retries ?? 3,
       signal: params.signal,
+      hasFallback: cached.status === 'found',
       onRetry: (info) => emit({ type: 'retry', path: params.path, attempt: info.attempt, delayMs: info.delayMs, message: info.error.message }),
-      fn: () => getFileMetadata({ ...params, revision, path: params.path }),
+      fn: () => getFileMetadata({ ...params, revision, path: params.path, ...(params.metadataTimeoutMs !== undefined ? { timeoutMs: params.metadataTimeoutMs } : {}) }),
     });
   } catch (err) {
     if (isHubcacheError(err, 'E_ENTRY_NOT_FOUND')) {
@@ -112,7 +135,6 @@ async function downloadFileOnce(params: DownloadFileParams): Promise<DownloadFil
       throw err;
     }
     if (isHubcacheError(err, 'E_NETWORK') || isHubcacheError(err, 'E_HTTP')) {
-      const cached = await lookupCachedFile({ ...params, revision });
       if (cached.status === 'found') {
         emit({ type: 'warning', path: params.path, message: `${err.message}; using the cached copy at ${cached.commit.slice(0, 12)}` });
         emit({ type: 'done', path: params.path, fromCache: true });
@@ -123,147 +145,33 @@ async function downloadFileOnce(params: DownloadFileParams): Promise<DownloadFil
   }
 
   const pointer = paths.snapshotFile(meta.commit, params.path);
-  const blobPath = paths.blob(meta.etag);
-  const existing = await stat(pointer).catch(() => undefined);
-  if (existing?.isFile() && existing.size === meta.size) {
+  // Everything in place: no lock, no write (a read-only cache works).
+  if (await isFileOfSize({ path: pointer, size: meta.size })) {
     // Read-only caches must keep working: the ref update is best effort here.
     await writeRef({ ...params, revision, commit: meta.commit }).catch(() => undefined);
     emit({ type: 'done', path: params.path, fromCache: true });
     return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: true, bytesDownloaded: 0 };
   }
 
-  try {
-    await mkdir(paths.blobsDir, { recursive: true });
-    await ensureCachedirTag({ cacheDir: params.cacheDir });
-  } catch (err) {
-    throw fromSystemError({ err, path: paths.repoDir, action: `prepare the cache for ${label}` });
-  }
-
-  // The ref is written only once the snapshot has the file: a ref to a commit without a
-  // snapshot makes huggingface_hub's cache scan reject the whole repo.
-  if (await hasBlob({ blobPath, size: meta.size })) {
-    await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
-    await writeRef({ ...params, revision, commit: meta.commit });
-    emit({ type: 'done', path: params.path, fromCache: true });
-    return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: true, bytesDownloaded: 0 };
-  }
-
-  let lock: HeldLock;
-  try {
-    lock = await acquireLock({
-      path: paths.lock(meta.etag),
-      ...(params.lockTimeoutMs !== undefined ? { timeoutMs: params.lockTimeoutMs } : {}),
-      signal: params.signal,
-      onWait: (info) => emit({ type: 'waiting-lock', path: params.path, holders: info.holders, waitedMs: info.waitedMs }),
-    });
-  } catch (err) {
-    throw fromSystemError({ err, path: paths.lock(meta.etag), action: `lock ${label}` });
-  }
-  try {
-    // Whoever held the lock may have just finished this very blob.
-    if (await hasBlob({ blobPath, size: meta.size })) {
-      await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
-      await writeRef({ ...params, revision, commit: meta.commit });
-      emit({ type: 'done', path: params.path, fromCache: true });
-      return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: true, bytesDownloaded: 0 };
-    }
-    const bytesDownloaded = await fetchVerifiedBlob({ params, meta, blobPath, label, emit });
-    await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
-    await writeRef({ ...params, revision, commit: meta.commit });
-    emit({ type: 'done', path: params.path, fromCache: false });
-    return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: false, bytesDownloaded };
-  } finally {
-    await lock.release();
-  }
-}
-
-async function hasBlob(params: { blobPath: string; size: number }): Promise<boolean> {
-  const stats = await stat(params.blobPath).catch(() => undefined);
-  // A blob of the wrong size is damage (truncated by a crash of a tool that does not verify):
-  // download again and let the verified rename replace it.
-  return stats !== undefined && stats.isFile() && stats.size === params.size;
-}
-
-async function fetchVerifiedBlob(args: {
-  params: DownloadFileParams;
-  meta: FileMetadata;
-  blobPath: string;
-  label: string;
-  emit: (event: DownloadEvent) => void;
-}): Promise<number> {
-  const { params, meta, blobPath, label, emit } = args;
-  const paths = repoPaths(params);
-  const algorithm = hashAlgorithmForBlobName({ name: meta.etag });
-  if (!algorithm) emit({ type: 'warning', path: params.path, message: `etag "${meta.etag}" is not a sha256 or git-sha1: only the size can be checked` });
   // Send the token to the bytes only if they are served by the host we addressed.
   const sameHost = new URL(meta.downloadUrl).origin === new URL(params.endpoint).origin;
-  let received = 0;
-  for (let attempt = 1; ; attempt++) {
-    const partialPath = `${blobPath}.${randomBytes(4).toString('hex')}.incomplete`;
-    const statePath = partialStatePath({ cacheDir: params.cacheDir, repoFolder: paths.folderName, partialPath });
-    const adopted =
-      attempt === 1
-        ? await adoptPartial({ cacheDir: params.cacheDir, repoFolder: paths.folderName, blobsDir: paths.blobsDir, etag: meta.etag, size: meta.size, partialPath })
-        : undefined;
-    emit({ type: 'start', path: params.path, size: meta.size, resumedFrom: adopted?.bytes ?? 0 });
-    let digest: string | undefined;
-    try {
-      const result = await transferBlob({
-        url: meta.downloadUrl,
-        token: sameHost ? params.token : undefined,
-        size: meta.size,
-        etag: meta.etag,
-        algorithm,
-        partialPath,
-        statePath,
-        resume: adopted,
-        connections: params.connections ?? DEFAULT_CONNECTIONS,
-        signal: params.signal,
-        ...(params.stallTimeoutMs !== undefined ? { stallTimeoutMs: params.stallTimeoutMs } : {}),
-        ...(params.retries !== undefined ? { retries: params.retries } : {}),
-        onBytes: (bytes) => emit({ type: 'progress', path: params.path, bytes }),
-        onRetry: (info) => emit({ type: 'retry', path: params.path, ...info }),
-        what: `download ${label}`,
-      });
-      received += result.received;
-      digest = result.digest;
-    } catch (err) {
-      // Keep the partial for a later resume unless it can never be used (full disk: free the space).
-      if (isHubcacheError(err, 'E_DISK_FULL')) await discard({ partialPath, statePath });
-      throw err;
-    }
-    if (digest === undefined || digest === meta.etag) {
-      await commitBlob({ partialPath, blobPath });
-      await unlink(statePath).catch(() => undefined);
-      return received;
-    }
-    await discard({ partialPath, statePath });
-    if (attempt >= 2) {
-      throw new HubcacheError({
-        code: 'E_INTEGRITY',
-        message: `Downloaded ${label} twice and its content does not match its etag both times (got ${algorithm} ${digest.slice(0, 16)}…, expected ${meta.etag.slice(0, 16)}…)`,
-        hint: 'A proxy or mirror may be altering files; nothing was written to the cache.',
-        data: { expected: meta.etag, actual: digest },
-      });
-    }
-    emit({ type: 'warning', path: params.path, message: `content did not match etag ${meta.etag.slice(0, 16)}…; discarded and downloading again` });
-  }
-}
-
-async function discard(params: { partialPath: string; statePath: string }): Promise<void> {
-  await unlink(params.partialPath).catch(() => undefined);
-  await unlink(params.statePath).catch(() => undefined);
-}
-
-async function commitBlob(params: { partialPath: string; blobPath: string }): Promise<void> {
-  const mode = await freshFileMode({ dir: dirname(params.blobPath) });
-  if (mode !== undefined) await chmod(params.partialPath, mode).catch(() => undefined);
-  try {
-    // The only way a file appears in blobs/: rename of a complete, verified partial.
-    await rename(params.partialPath, params.blobPath);
-  } catch (err) {
-    throw fromSystemError({ err, path: params.blobPath, action: 'move the verified download into the cache' });
-  }
+  const fetched = await fetchBlob({
+    ...params,
+    revision,
+    commit: meta.commit,
+    etag: meta.etag,
+    size: meta.size,
+    url: meta.downloadUrl,
+    token: sameHost ? params.token : undefined,
+    connections: params.connections ?? DEFAULT_CONNECTIONS,
+    onStart: (info) => emit({ type: 'start', path: params.path, ...info }),
+    onReceived: (bytes) => emit({ type: 'progress', path: params.path, bytes }),
+    onRetry: (info) => emit({ type: 'retry', path: params.path, ...info }),
+    onWaitingLock: (info) => emit({ type: 'waiting-lock', path: params.path, ...info }),
+    onWarning: (message) => emit({ type: 'warning', path: params.path, message }),
+  });
+  emit({ type: 'done', path: params.path, fromCache: fetched.fromCache });
+  return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: fetched.fromCache, bytesDownloaded: fetched.bytesDownloaded };
 }
 
 async function recordAbsence(args: { params: DownloadFileParams; revision: string; commit: unknown }): Promise<void> {

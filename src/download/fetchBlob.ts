@@ -1,9 +1,13 @@
 /**
- * The verified-commit path for one blob whose metadata is known: lock the etag -> blob already
- * there? -> resume or start a partial -> transfer + hash -> verify -> atomic rename into blobs/
- * -> link the snapshot file -> ref. `downloadFile` (after its HEAD) and the mirror's fills both
- * come through here, so there is one way a blob enters the cache.
- * The lock only saves bandwidth; correctness comes from verifying before the rename.
+ * The one way a blob enters the cache and gets linked, once its metadata is known:
+ *   lock the etag -> blob already there? -> else resume or start a partial -> transfer + hash
+ *   -> verify -> atomic rename into blobs/ -> relative snapshot link -> ref.
+ * `downloadFile` (after its HEAD) and the mirror's fills and links all come through here.
+ *
+ * Linking a blob that is already here and a cleanup deleting it exclude each other through the
+ * blob's etag lock (huggingface_hub holds the same lock while it links): under the lock, a blob we
+ * see stays until our link is made, and a cleanup re-reads the links once it holds it. Correctness
+ * of the bytes comes from verifying before the rename, never from the lock.
  */
 import { chmod, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -12,11 +16,13 @@ import { HubcacheError, fromSystemError, isHubcacheError } from '../errors.js';
 import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { ensureCachedirTag } from '../cache/ensureCachedirTag.js';
 import { freshFileMode } from '../cache/freshFileMode.js';
-import { acquireLock, type HeldLock, type LockHolder } from '../cache/lock.js';
+import { linkSnapshotFile } from '../cache/linkSnapshotFile.js';
+import { acquireLock, type HeldLock } from '../cache/lock.js';
+import type { LockHolder } from '../cache/lockHolders.js';
 import { formatRepoRef, type RepoRef } from '../cache/repoId.js';
 import { repoPaths } from '../cache/repoPaths.js';
+import { writeRef } from '../cache/writeRef.js';
 import { adoptPartial, partialStatePath } from './adoptPartial.js';
-import { linkCachedBlob } from './linkCachedBlob.js';
 import { transferBlob } from './transferBlob.js';
 
 export interface FetchBlobParams extends RepoRef {
@@ -27,18 +33,19 @@ export interface FetchBlobParams extends RepoRef {
   path: string;
   etag: string;
   size: number;
-  /** Where the bytes are (the CDN URL for LFS files). */
-  url: string;
-  /** Sent only to `url`'s own origin (never to a CDN on another host). */
+  /** Where the bytes are (the CDN URL for LFS files). Absent: link a blob that is here, never download (E_NOT_CACHED if it is gone). */
+  url?: string | undefined;
+  /** Sent only to `url` (the caller decides whether that host may see it). */
   token?: string | undefined;
   connections?: number;
   signal?: AbortSignal | undefined;
   stallTimeoutMs?: number;
   retries?: number;
   lockTimeoutMs?: number;
-  /** Downloads whose bytes do not match the etag before giving up (default 2). */
+  /** Downloads whose bytes do not match the etag before giving up (default 2; a mirror fill: 1, its readers already hold bytes). */
   integrityAttempts?: number;
   onStart?: (info: { size: number; resumedFrom: number }) => void;
+  /** Body bytes received (negative after a restart from zero). */
   onReceived?: (bytes: number) => void;
   onRetry?: (info: { attempt: number; delayMs: number; message: string }) => void;
   onWaitingLock?: (info: { holders: LockHolder[]; waitedMs: number }) => void;
@@ -50,14 +57,19 @@ export interface FetchBlobParams extends RepoRef {
 }
 
 export interface FetchBlobResult {
-  /** Body bytes received in this call (0 when another process finished the blob meanwhile). */
+  /** True when no body byte crossed the network (the blob was here, or another process just finished it). */
+  fromCache: boolean;
   bytesDownloaded: number;
 }
+
+/** Tries of the locked step when a folder it made disappears under it (a cleanup of empty folders). */
+const VANISHED_FOLDER_RETRIES = 5;
 
 export async function fetchBlob(params: FetchBlobParams): Promise<FetchBlobResult> {
   const paths = repoPaths(params);
   const label = `${formatRepoRef(params)}/${params.path}`;
   const blobPath = paths.blob(params.etag);
+  const pointer = paths.snapshotFile(params.commit, params.path);
   try {
     await mkdir(paths.blobsDir, { recursive: true });
     await ensureCachedirTag({ cacheDir: params.cacheDir });
@@ -73,29 +85,53 @@ export async function fetchBlob(params: FetchBlobParams): Promise<FetchBlobResul
       onWait: (info) => params.onWaitingLock?.(info),
     });
   } catch (err) {
-    throw fromSystemError({ err, path: paths.lock(params.etag), action: `lock ${label}` });
+    const typed = fromSystemError({ err, path: paths.lock(params.etag), action: `lock ${label}` });
+    // A read-only cache cannot hold a lock file: fine if another process linked the file meanwhile.
+    if (isHubcacheError(typed, 'E_PERMISSION') && (await isFileOfSize({ path: pointer, size: params.size }))) return { fromCache: true, bytesDownloaded: 0 };
+    throw typed;
   }
   try {
-    // Whoever held the lock may have just finished this very blob.
-    let bytesDownloaded = 0;
-    if (!(await hasBlob({ blobPath, size: params.size }))) bytesDownloaded = await fetchVerified({ params, blobPath, label });
-    else params.onWritten?.(params.size);
-    await linkCachedBlob({ ...params });
-    return { bytesDownloaded };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await mkdir(paths.blobsDir, { recursive: true });
+        // The blob may be here already (another revision has it, or whoever held the lock just finished it).
+        const fromCache = await isFileOfSize({ path: blobPath, size: params.size });
+        if (fromCache) params.onWritten?.(params.size);
+        else if (params.url === undefined) throw notHere({ params, label });
+        const bytesDownloaded = fromCache ? 0 : await fetchVerified({ params, url: params.url as string, blobPath, label });
+        // The ref only once the snapshot has the file: a ref to a commit without a snapshot
+        // makes huggingface_hub's cache scan reject the whole repo.
+        await linkSnapshotFile({ ...params, commit: params.commit, path: params.path, etag: params.etag });
+        await writeRef({ ...params, revision: params.revision, commit: params.commit });
+        return { fromCache, bytesDownloaded };
+      } catch (err) {
+        // A cleanup removed a folder it found empty (blobs/, snapshots/<commit>/, refs/) between our
+        // mkdir and our use of it; nothing was half-written, so make it again and redo the step.
+        if ((err as NodeJS.ErrnoException | null)?.code !== 'ENOENT' || attempt >= VANISHED_FOLDER_RETRIES) throw err;
+      }
+    }
   } finally {
     await lock.release();
   }
 }
 
-export async function hasBlob(params: { blobPath: string; size: number }): Promise<boolean> {
-  const stats = await stat(params.blobPath).catch(() => undefined);
+export async function isFileOfSize(params: { path: string; size: number }): Promise<boolean> {
+  const stats = await stat(params.path).catch(() => undefined);
   // A blob of the wrong size is damage (truncated by a crash of a tool that does not verify):
   // download again and let the verified rename replace it.
   return stats !== undefined && stats.isFile() && stats.size === params.size;
 }
 
-async function fetchVerified(args: { params: FetchBlobParams; blobPath: string; label: string }): Promise<number> {
-  const { params, blobPath, label } = args;
+function notHere(args: { params: FetchBlobParams; label: string }): HubcacheError {
+  return new HubcacheError({
+    code: 'E_NOT_CACHED',
+    message: `${args.label}: its blob ${args.params.etag.slice(0, 16)}… left the cache before it could be linked`,
+    data: { repo: formatRepoRef(args.params), path: args.params.path, etag: args.params.etag },
+  });
+}
+
+async function fetchVerified(args: { params: FetchBlobParams; url: string; blobPath: string; label: string }): Promise<number> {
+  const { params, url, blobPath, label } = args;
   const paths = repoPaths(params);
   const algorithm = hashAlgorithmForBlobName({ name: params.etag });
   if (!algorithm) params.onWarning?.(`etag "${params.etag}" is not a sha256 or git-sha1: only the size can be checked`);
@@ -112,7 +148,7 @@ async function fetchVerified(args: { params: FetchBlobParams; blobPath: string; 
     let digest: string | undefined;
     try {
       const result = await transferBlob({
-        url: params.url,
+        url,
         token: params.token,
         size: params.size,
         etag: params.etag,
@@ -146,7 +182,7 @@ async function fetchVerified(args: { params: FetchBlobParams; blobPath: string; 
     if (attempt >= attempts) {
       throw new HubcacheError({
         code: 'E_INTEGRITY',
-        message: `Downloaded ${label} ${attempts === 1 ? 'once' : `${attempts} times`} and its content does not match its etag (got ${algorithm} ${digest.slice(0, 16)}…, expected ${params.etag.slice(0, 16)}…)`,
+        message: `Downloaded ${label} ${attempts === 1 ? 'and its content does not match its etag' : `${attempts === 2 ? 'twice' : `${attempts} times`} and its content does not match its etag every time`} (got ${algorithm} ${digest.slice(0, 16)}…, expected ${params.etag.slice(0, 16)}…)`,
         hint: 'A proxy or mirror may be altering files; nothing was written to the cache.',
         data: { expected: params.etag, actual: digest },
       });

@@ -11,7 +11,7 @@ import { isCommitHash } from '../cache/revision.js';
 import { hubErrorFromResponse } from './hubErrorFromResponse.js';
 import { headerValue, hubRequest } from './hubRequest.js';
 import { resolveUrl } from './hubUrls.js';
-import { parseRetryAfter } from './withRetries.js';
+import { DEFAULT_ETAG_TIMEOUT_MS } from '../config.js';
 
 export interface FileMetadata {
   commit: string;
@@ -19,8 +19,6 @@ export interface FileMetadata {
   size: number;
   /** Where to GET the bytes (the CDN URL for LFS files). */
   downloadUrl: string;
-  /** True when the bytes live on another host (the token must not follow). */
-  isLfs: boolean;
 }
 
 export interface GetFileMetadataParams extends RepoRef {
@@ -29,6 +27,7 @@ export interface GetFileMetadataParams extends RepoRef {
   revision: string;
   path: string;
   signal?: AbortSignal | undefined;
+  /** Connect + response head (default 10 s, huggingface_hub's HF_HUB_ETAG_TIMEOUT default). */
   timeoutMs?: number;
 }
 
@@ -42,15 +41,12 @@ export async function getFileMetadata(params: GetFileMetadataParams): Promise<Fi
     headers: { 'accept-encoding': 'identity' },
     redirects: 'relative',
     signal: params.signal,
-    headersTimeoutMs: params.timeoutMs ?? 20_000,
+    headersTimeoutMs: params.timeoutMs ?? DEFAULT_ETAG_TIMEOUT_MS,
     what,
   });
   await response.body.dump().catch(() => undefined);
   if (response.status >= 400) {
-    const err = hubErrorFromResponse({ status: response.status, url: response.url, headers: response.headers, what, hasToken: Boolean(params.token) });
-    const retryAfterMs = parseRetryAfter({ value: headerValue(response.headers, 'retry-after') });
-    if (retryAfterMs !== undefined) err.data.retryAfterMs = retryAfterMs;
-    throw err;
+    throw hubErrorFromResponse({ status: response.status, url: response.url, headers: response.headers, what, hasToken: Boolean(params.token) });
   }
   const commit = headerValue(response.headers, 'x-repo-commit');
   const etag = normalizeEtag({ etag: headerValue(response.headers, 'x-linked-etag') ?? headerValue(response.headers, 'etag') });
@@ -68,5 +64,5 @@ export async function getFileMetadata(params: GetFileMetadataParams): Promise<Fi
   validateEtag({ etag });
   if (!Number.isSafeInteger(size) || size < 0) throw protocolError('the server sent no usable size');
   const downloadUrl = response.location ?? response.url;
-  return { commit, etag, size, downloadUrl, isLfs: new URL(downloadUrl).origin !== new URL(url).origin || headerValue(response.headers, 'x-linked-etag') !== undefined };
+  return { commit, etag, size, downloadUrl };
 }

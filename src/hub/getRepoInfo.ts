@@ -10,7 +10,6 @@ import { repoFilePathProblem } from '../cache/repoFilePath.js';
 import { hubErrorFromResponse } from './hubErrorFromResponse.js';
 import { headerValue, hubRequest, readBodyText } from './hubRequest.js';
 import { revisionInfoUrl } from './hubUrls.js';
-import { parseRetryAfter } from './withRetries.js';
 
 export interface RepoFileEntry {
   path: string;
@@ -25,17 +24,29 @@ export interface RepoInfo {
 }
 
 export async function getRepoInfo(
-  params: RepoRef & { endpoint: string; token?: string | undefined; revision: string; signal?: AbortSignal | undefined },
+  params: RepoRef & {
+    endpoint: string;
+    token?: string | undefined;
+    revision: string;
+    signal?: AbortSignal | undefined;
+    /** Connect + response head (config.metadataTimeoutMs; default: hubRequest's). */
+    metadataTimeoutMs?: number | undefined;
+  },
 ): Promise<RepoInfo> {
   const url = `${revisionInfoUrl(params)}?blobs=true`;
   const what = `list files of ${params.repoId} at ${params.revision}`;
-  const response = await hubRequest({ method: 'GET', url, token: params.token, redirects: 'relative', signal: params.signal, what });
+  const response = await hubRequest({
+    method: 'GET',
+    url,
+    token: params.token,
+    redirects: 'relative',
+    signal: params.signal,
+    ...(params.metadataTimeoutMs !== undefined ? { headersTimeoutMs: params.metadataTimeoutMs } : {}),
+    what,
+  });
   if (response.status >= 400) {
     const bodyText = await readBodyText({ body: response.body, limitBytes: 64 * 1024 }).catch(() => undefined);
-    const err = hubErrorFromResponse({ status: response.status, url, headers: response.headers, what, hasToken: Boolean(params.token), ...(bodyText ? { bodyText } : {}) });
-    const retryAfterMs = parseRetryAfter({ value: headerValue(response.headers, 'retry-after') });
-    if (retryAfterMs !== undefined) err.data.retryAfterMs = retryAfterMs;
-    throw err;
+    throw hubErrorFromResponse({ status: response.status, url, headers: response.headers, what, hasToken: Boolean(params.token), ...(bodyText ? { bodyText } : {}) });
   }
   const text = await readBodyText({ body: response.body });
   let parsed: { sha?: unknown; siblings?: Array<{ rfilename?: unknown; size?: unknown; blobId?: unknown; lfs?: { sha256?: unknown; size?: unknown } }> };

@@ -4,7 +4,8 @@
  * GatedRepo) and `X-Error-Message`; the status alone is ambiguous (a private
  * repo without a token answers 401 RepoNotFound).
  */
-import { HubcacheError, type ErrorCode } from '../errors.js';
+import { HubcacheError, type ErrorCode, type NetworkFailure } from '../errors.js';
+import { parseRetryAfter } from './retryPolicy.js';
 import { redactUrl } from './redact.js';
 
 export interface HubResponseFacts {
@@ -60,7 +61,12 @@ export function hubErrorFromResponse(facts: HubResponseFacts): HubcacheError {
     return make('E_REPO_NOT_FOUND', `Cannot ${facts.what}: not found (HTTP 404 from ${where})`, 'Check the repo id, type and HF_ENDPOINT.');
   }
   if (facts.status === 429 || facts.status >= 500) {
-    return make('E_NETWORK', `Cannot ${facts.what}: the server answered HTTP ${facts.status}`, 'The Hub or mirror is overloaded or down; try again later.');
+    const err = make('E_NETWORK', `Cannot ${facts.what}: the server answered HTTP ${facts.status}`, 'The Hub or mirror is overloaded or down; try again later.');
+    err.data.failure = 'server-busy' satisfies NetworkFailure;
+    // Read here, once for every caller: how long the server asks us to wait before the next try.
+    const retryAfterMs = parseRetryAfter({ value: header(facts.headers, 'retry-after') });
+    if (retryAfterMs !== undefined) err.data.retryAfterMs = retryAfterMs;
+    return err;
   }
   return make('E_HTTP', `Cannot ${facts.what}: unexpected HTTP ${facts.status} from ${where}`);
 }

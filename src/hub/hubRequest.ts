@@ -2,11 +2,11 @@
  * One HTTP exchange with the Hub (or a mirror, or the CDN it redirects to).
  * Redirects are followed here, by hand, so the token is sent only to the
  * host it was meant for: a redirect to another host (the LFS CDN) drops it.
- * Network failures become E_NETWORK errors marked retryable.
+ * Network failures become E_NETWORK errors of a known kind (errors.ts NETWORK_FAILURES).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { HubcacheError } from '../errors.js';
+import { HubcacheError, type NetworkFailure } from '../errors.js';
 import { redactUrl } from './redact.js';
 
 export type RedirectMode = 'none' | 'relative' | 'all';
@@ -60,49 +60,50 @@ export function headerValue(headers: HubResponse['headers'] | IncomingHttpHeader
   return Array.isArray(value) ? value[0] : value;
 }
 
-const RETRYABLE_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'HPE_INVALID_CONSTANT',
-  'HPE_UNEXPECTED_CONTENT_LENGTH',
-  'HUBCACHE_STALLED',
-  'HUBCACHE_HEADERS_TIMEOUT',
-]);
+/** Socket-level error codes, by the kind of network failure they are (errors.ts decides what each kind means). */
+const FAILURE_BY_ERRNO: Record<string, NetworkFailure> = {
+  ENOTFOUND: 'host-not-found',
+  ECONNREFUSED: 'refused',
+  ENETUNREACH: 'no-route',
+  EHOSTUNREACH: 'no-route',
+  EAI_AGAIN: 'no-route',
+  ETIMEDOUT: 'no-answer',
+  HUBCACHE_HEADERS_TIMEOUT: 'no-answer',
+  ECONNRESET: 'reset',
+  EPIPE: 'reset',
+  ERR_STREAM_PREMATURE_CLOSE: 'reset',
+  HPE_INVALID_CONSTANT: 'reset',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'reset',
+  HUBCACHE_STALLED: 'stalled',
+};
 
-/** Maps socket-level failures to E_NETWORK; keeps typed errors as they are. */
+/** Maps socket-level failures to E_NETWORK of a known kind; keeps typed errors as they are. */
 export function networkError(params: { err: unknown; url: string; what: string }): unknown {
   const { err } = params;
   if (err instanceof HubcacheError) return err;
   const anyErr = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
   if (anyErr?.name === 'AbortError') return err;
   const code = anyErr?.code ?? anyErr?.cause?.code;
-  if (code === 'ENOTFOUND' || (code !== undefined && RETRYABLE_CODES.has(code)) || anyErr?.message === 'aborted') {
-    const host = safeHost(params.url);
-    const reason =
-      code === 'ENOTFOUND'
-        ? `cannot resolve host ${host}`
-        : code === 'ECONNREFUSED'
-          ? `connection refused by ${host}`
-          : code === 'HUBCACHE_STALLED'
-            ? 'the transfer stalled'
-            : code === 'HUBCACHE_HEADERS_TIMEOUT'
-              ? `${host} did not answer in time`
-              : `connection to ${host} failed (${code ?? anyErr?.message ?? 'socket error'})`;
-    return new HubcacheError({
-      code: 'E_NETWORK',
-      message: `Cannot ${params.what}: ${reason}`,
-      hint: 'Check the network and HF_ENDPOINT; cached files stay usable with --offline.',
-      data: { url: redactUrl({ url: params.url }), errno: code, retryable: code !== 'ENOTFOUND' },
-      cause: err,
-    });
-  }
-  return err;
+  const failure: NetworkFailure | undefined = code !== undefined ? FAILURE_BY_ERRNO[code] : anyErr?.message === 'aborted' ? 'reset' : undefined;
+  if (failure === undefined) return err;
+  const host = safeHost(params.url);
+  const reason =
+    failure === 'host-not-found'
+      ? `cannot resolve host ${host}`
+      : failure === 'refused'
+        ? `connection refused by ${host}`
+        : failure === 'stalled'
+          ? 'the transfer stalled'
+          : code === 'HUBCACHE_HEADERS_TIMEOUT'
+            ? `${host} did not answer in time`
+            : `connection to ${host} failed (${code ?? anyErr?.message ?? 'socket error'})`;
+  return new HubcacheError({
+    code: 'E_NETWORK',
+    message: `Cannot ${params.what}: ${reason}`,
+    hint: 'Check the network and HF_ENDPOINT; cached files stay usable with --offline.',
+    data: { url: redactUrl({ url: params.url }), errno: code, failure },
+    cause: err,
+  });
 }
 
 function safeHost(url: string): string {

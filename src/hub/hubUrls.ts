@@ -19,7 +19,3 @@ export function revisionInfoUrl(params: RepoRef & { endpoint: string; revision: 
   return `${params.endpoint}/api/${params.repoType}s/${params.repoId}/revision/${encodeURIComponent(params.revision)}`;
 }
 
-/** `{endpoint}/api/{type}s/{repo}/tree/{revision}?recursive=true` */
-export function treeUrl(params: RepoRef & { endpoint: string; revision: string; recursive?: boolean }): string {
-  return `${params.endpoint}/api/${params.repoType}s/${params.repoId}/tree/${encodeURIComponent(params.revision)}${params.recursive === false ? '' : '?recursive=true'}`;
-}

@@ -8,13 +8,13 @@
  * Both copies are hashed against the etag before linking: equal names are
  * only a claim, and linking a damaged copy over a good one would spread it.
  */
-import { link, lstat, rename, unlink } from 'node:fs/promises';
+import { link, lstat } from 'node:fs/promises';
 import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { hashMany, type HashJob } from '../cache/hashPool.js';
 import { assertInsideCache } from '../cache/insideCache.js';
 import { scanCache } from '../cache/scanCache.js';
 import { fileFacts, readRepoInventory, type FileFacts } from './repoInventory.js';
-import { tempSiblingPath } from './tempFiles.js';
+import { cacheTempDir, replaceViaTemp } from '../cache/replaceViaTemp.js';
 
 export interface DedupeGroup {
   /** The blob name (etag) shared by the copies. */
@@ -150,13 +150,6 @@ async function replaceWithLink(params: { cacheDir: string; keep: FileFacts; copy
   if (`${copyNow.dev}:${copyNow.ino}` !== copy.inodeKey || !copyNow.isFile() || Number(copyNow.mtimeMs) !== copy.mtimeMs) {
     throw new Error('changed since it was hashed; run dedupe again');
   }
-  const tmp = tempSiblingPath({ path: copy.path });
-  await link(keep.path, tmp);
-  try {
-    await rename(tmp, copy.path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
+  await replaceViaTemp({ tempDir: cacheTempDir(params.cacheDir), dest: copy.path, write: (tmp) => link(keep.path, tmp) });
   return copyNow.nlink <= 1n ? Number(copyNow.size) : 0;
 }

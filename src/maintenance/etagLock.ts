@@ -6,20 +6,20 @@
  * recently written partials alone.
  */
 import { join } from 'node:path';
+import { etagCandidatesOfBlobFileName } from '../cache/etag.js';
 import { isLockHeld } from '../cache/lock.js';
 import { LOCKS_DIR_NAME } from '../cache/repoPaths.js';
-
-const ETAG_RE = /^[A-Za-z0-9_=+-]{1,256}$/;
 
 export function isPartialFileName(name: string): boolean {
   return name.endsWith('.incomplete') || name.endsWith('.downloadInProgress');
 }
 
-/** `blobs/<etag>.abc.incomplete` -> `<root>/.locks/<repo-folder>/<etag>.lock`; undefined when the name holds no etag. */
-export function etagLockPath(params: { cacheDir: string; repo: string; name: string }): string | undefined {
-  const etag = params.name.split('.')[0] ?? '';
-  if (!ETAG_RE.test(etag)) return undefined;
-  return join(params.cacheDir, LOCKS_DIR_NAME, params.repo, `${etag}.lock`);
+/**
+ * `blobs/<etag>.abc12345.incomplete` -> `<root>/.locks/<repo-folder>/<etag>.lock`: every lock a
+ * writer of this file could hold (see etagCandidatesOfBlobFileName); empty when the name holds no etag.
+ */
+export function etagLockPaths(params: { cacheDir: string; repo: string; name: string }): string[] {
+  return etagCandidatesOfBlobFileName(params.name).map((etag) => join(params.cacheDir, LOCKS_DIR_NAME, params.repo, `${etag}.lock`));
 }
 
 /**
@@ -29,13 +29,15 @@ export function etagLockPath(params: { cacheDir: string; repo: string; name: str
  * missing, unreadable lock folder): callers decide what that means for them.
  */
 export async function etagLockState(params: { cacheDir: string; repo: string; name: string }): Promise<'held' | 'free' | 'unknown'> {
-  const lockPath = etagLockPath(params);
-  if (lockPath === undefined) return 'free';
-  try {
-    return (await isLockHeld({ path: lockPath })) ? 'held' : 'free';
-  } catch {
-    return 'unknown';
+  let state: 'free' | 'unknown' = 'free';
+  for (const lockPath of etagLockPaths(params)) {
+    try {
+      if (await isLockHeld({ path: lockPath })) return 'held';
+    } catch {
+      state = 'unknown';
+    }
   }
+  return state;
 }
 
 /** For partials: an unknown lock state counts as held, since deleting a live download is worse than keeping a dead one. */

@@ -2,8 +2,10 @@
  * Runs a plan in the safe order (refs, snapshot entries, blobs, folders; see
  * PLAN_PHASES), through the cache-root guard for every path. Other tools keep
  * working while we run, so each removal re-checks what the plan assumed:
- * a ref that moved is kept, a blob that got linked again is kept, a partial
- * whose lock is held is kept, a folder that is no longer empty is kept.
+ * a ref that moved is kept, a folder that is no longer empty is kept. Blobs and
+ * partials go only under their etag lock (see claimBlobs): one whose lock is
+ * busy is kept, and so is a blob that a snapshot links to once we hold it, so a
+ * writer linking a blob and this cleanup deleting it exclude each other.
  */
 import { lstat, readdir, rmdir } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
@@ -11,10 +13,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { HubcacheError, fromSystemError, isHubcacheError } from '../errors.js';
 import { assertInsideCache, removeInsideCache } from '../cache/insideCache.js';
 import { readRef } from '../cache/readRefs.js';
-import { etagLockState } from './etagLock.js';
+import { CLAIM_BATCH_SIZE, claimBlobs, type BlobClaims } from './claimBlobs.js';
 import { partialStateFile } from './partialStateFile.js';
 import { planPhase, type Plan, type PlanItem } from './plan.js';
-import { readRepoInventory } from './repoInventory.js';
+import { relinkItem } from './relinkItem.js';
 import { treeBytes } from './treeBytes.js';
 
 export interface ExecuteStep {
@@ -55,34 +57,70 @@ export async function executePlan(params: ExecutePlanParams): Promise<ExecuteRes
     });
   }
   const result: ExecuteResult = { cacheDir, removed: 0, missing: 0, bytesFreed: 0, skipped: [], failed: [] };
-  const linkedNow = new Map<string, Set<string>>();
+  const items = params.plan.items;
+  // The claims of the batch of blobs being removed; released before the next batch is claimed.
+  let claims: { paths: Set<string>; claims: BlobClaims } | undefined;
   let lastPhase = -1;
-  for (const [index, item] of params.plan.items.entries()) {
-    const phase = planPhase(item.kind);
-    if (phase < lastPhase) {
-      throw new HubcacheError({ code: 'E_INTERNAL', message: `Plan items are out of order at ${item.path} (${item.kind})` });
+  try {
+    for (const [index, item] of items.entries()) {
+      const phase = planPhase(item.kind);
+      if (phase < lastPhase) {
+        throw new HubcacheError({ code: 'E_INTERNAL', message: `Plan items are out of order at ${item.path} (${item.kind})` });
+      }
+      lastPhase = phase;
+      let step: ExecuteStep;
+      try {
+        if (isClaimed(item) && !claims?.paths.has(item.path)) {
+          await claims?.claims.release();
+          claims = undefined;
+          const paths = claimBatch({ items, from: index });
+          claims = { paths: new Set(paths), claims: await claimBlobs({ cacheDir, repoPath: repoOfBlob(item.path), paths }) };
+        }
+        step = { index, item, ...(await removeItem({ cacheDir, item, claims: claims?.claims })) };
+      } catch (err) {
+        const typed = isHubcacheError(err) ? err : fromSystemError({ err, path: item.path, action: `remove ${item.kind}` });
+        step = { index, item, status: 'failed', bytesFreed: 0, detail: typed instanceof Error ? typed.message : String(typed) };
+      }
+      if (step.status === 'removed') result.removed += 1;
+      else if (step.status === 'missing') result.missing += 1;
+      else if (step.status === 'skipped') result.skipped.push(step);
+      else result.failed.push(step);
+      result.bytesFreed += step.bytesFreed;
+      await params.onStep?.(step);
     }
-    lastPhase = phase;
-    let step: ExecuteStep;
-    try {
-      step = { index, item, ...(await removeItem({ cacheDir, item, linkedNow })) };
-    } catch (err) {
-      const typed = isHubcacheError(err) ? err : fromSystemError({ err, path: item.path, action: `remove ${item.kind}` });
-      step = { index, item, status: 'failed', bytesFreed: 0, detail: typed instanceof Error ? typed.message : String(typed) };
-    }
-    if (step.status === 'removed') result.removed += 1;
-    else if (step.status === 'missing') result.missing += 1;
-    else if (step.status === 'skipped') result.skipped.push(step);
-    else result.failed.push(step);
-    result.bytesFreed += step.bytesFreed;
-    await params.onStep?.(step);
+  } finally {
+    // Also when onStep throws (a test's injected crash): a lock left held would stall every writer of that blob.
+    await claims?.claims.release();
   }
   return result;
 }
 
+/** Blobs and partial downloads are removed only under their etag lock. */
+function isClaimed(item: PlanItem): boolean {
+  return item.kind === 'blob' || item.kind === 'partial';
+}
+
+/** `<repo>/blobs/<name>` -> `<repo>`. */
+function repoOfBlob(path: string): string {
+  return dirname(dirname(path));
+}
+
+/** The run of blob and partial items of one repo starting at `from`, at most CLAIM_BATCH_SIZE. */
+function claimBatch(params: { items: PlanItem[]; from: number }): string[] {
+  const { items, from } = params;
+  const repoPath = repoOfBlob((items[from] as PlanItem).path);
+  const paths: string[] = [];
+  for (let i = from; i < items.length && paths.length < CLAIM_BATCH_SIZE; i++) {
+    const item = items[i] as PlanItem;
+    if (!isClaimed(item) || repoOfBlob(item.path) !== repoPath) break;
+    paths.push(item.path);
+  }
+  return paths;
+}
+
 type Outcome = Omit<ExecuteStep, 'index' | 'item'>;
 
-async function removeItem(params: { cacheDir: string; item: PlanItem; linkedNow: Map<string, Set<string>> }): Promise<Outcome> {
+async function removeItem(params: { cacheDir: string; item: PlanItem; claims: BlobClaims | undefined }): Promise<Outcome> {
   const { cacheDir, item } = params;
   await assertInsideCache({ cacheDir, path: item.path });
   let stats;
@@ -93,6 +131,8 @@ async function removeItem(params: { cacheDir: string; item: PlanItem; linkedNow:
     throw err;
   }
 
+  // verify --fix's rewrite of an absolute link: the one kind that replaces rather than removes.
+  if (item.kind === 'relink') return relinkItem({ cacheDir, item, stats });
   if (item.kind === 'folder') {
     if (!stats.isDirectory()) return { status: 'skipped', bytesFreed: 0, detail: 'no longer a folder' };
     const gone = await removeEmptyTree({ cacheDir, path: item.path });
@@ -109,24 +149,17 @@ async function removeItem(params: { cacheDir: string; item: PlanItem; linkedNow:
     // A download moved the branch since we planned: the new commit is not ours to drop.
     if (now !== undefined && now !== item.revision) return { status: 'skipped', bytesFreed: 0, detail: `ref now points to ${now}, changed since planning` };
   }
-  if (item.kind === 'blob') {
-    const repoPath = dirname(dirname(item.path));
-    let linked = params.linkedNow.get(repoPath);
-    if (!linked) {
-      // Re-read the snapshots right before the repo's first blob goes: another tool may have
-      // linked a blob since we planned. The window left (between this read and the unlink)
-      // is as small as a cleanup that cannot lock out writers can make it.
-      linked = readRepoInventory({ repoPath, folderName: basename(repoPath), readLinks: true }).linkedBlobs;
-      params.linkedNow.set(repoPath, linked);
+  if (isClaimed(item)) {
+    const state = params.claims?.state(item.path);
+    if (state === 'busy') return { status: 'skipped', bytesFreed: 0, detail: 'its lock is held by a running download' };
+    if (state !== 'held') {
+      // Without the lock a writer could link it (or still be writing it) as we delete it.
+      return { status: 'skipped', bytesFreed: 0, detail: params.claims?.problem(item.path) ?? 'its lock cannot be taken, so it may be in use' };
     }
-    if (linked.has(basename(item.path))) return { status: 'skipped', bytesFreed: 0, detail: 'a snapshot links to it again (linked by another process since planning)' };
-  }
-  if ((item.kind === 'blob' || item.kind === 'partial') && item.repo !== undefined) {
-    // Writers hold the etag's lock while they write a partial and while they link a fresh blob.
-    const lock = await etagLockState({ cacheDir, repo: item.repo, name: basename(item.path) });
-    if (lock === 'held') return { status: 'skipped', bytesFreed: 0, detail: 'its lock is held by a running download' };
-    // A blob has had its links re-read just now; a partial whose lock cannot be read might still be growing.
-    if (lock === 'unknown' && item.kind === 'partial') return { status: 'skipped', bytesFreed: 0, detail: 'its lock state cannot be read (flock unavailable), so it may still be in use' };
+    // Read with the lock held: no writer can add a link to it until we let go.
+    if (item.kind === 'blob' && params.claims?.linked.has(basename(item.path))) {
+      return { status: 'skipped', bytesFreed: 0, detail: 'a snapshot links to it again (linked by another process since planning)' };
+    }
   }
   // Hard links: the bytes are freed only when the last link goes.
   const bytes = stats.isFile() && stats.nlink <= 1 ? stats.size : 0;

@@ -26,6 +26,11 @@ export type PlanItemKind =
   | 'partial'
   /** A temp file left by an interrupted atomic write. */
   | 'temp'
+  /**
+   * verify --fix: an absolute snapshot link replaced by a relative one to the
+   * same blob (`linkText`); nothing is freed. Counted as removed: the old link is gone.
+   */
+  | 'relink'
   /** A folder, removed only if it is empty once the items above are gone. */
   | 'folder';
 
@@ -41,6 +46,8 @@ export interface PlanItem {
   repo: string | undefined;
   /** The commit this item belongs to; for refs, the commit the ref pointed to when planned. */
   revision?: string;
+  /** `relink` items: the relative text the link gets. */
+  linkText?: string;
 }
 
 /** A revision the plan removes, for the human summary and `--json`. */
@@ -55,7 +62,7 @@ export interface PlanRevision {
   lastUsed?: number;
 }
 
-export type PlanCommand = 'rm' | 'prune' | 'gc' | 'evict';
+export type PlanCommand = 'rm' | 'prune' | 'gc' | 'evict' | 'verify';
 
 export interface PlanTotals {
   items: number;
@@ -108,7 +115,7 @@ export function isPinned(params: { pinned: PinnedRevisions | undefined; repo: st
  */
 export const PLAN_PHASES: ReadonlyArray<ReadonlyArray<PlanItemKind>> = [
   ['ref'],
-  ['link', 'file', 'noExist', 'tree'],
+  ['link', 'file', 'noExist', 'tree', 'relink'],
   ['blob', 'partial', 'temp'],
   ['folder'],
 ];

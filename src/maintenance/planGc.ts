@@ -14,6 +14,7 @@ import { readRefsSync } from '../cache/readRefs.js';
 import { parseRepoFolderName } from '../cache/repoId.js';
 import { isCommitHash } from '../cache/revision.js';
 import { HUBCACHE_DIR_NAME } from '../cache/repoPaths.js';
+import { cacheTempDir, TEMP_DIR_NAME } from '../cache/replaceViaTemp.js';
 import { makePlan, type DraftItem, type Plan } from './plan.js';
 import { fileFacts, readRepoInventory, type FileFacts, type RepoInventory } from './repoInventory.js';
 import { listPartialStateFiles } from './partialStateFile.js';
@@ -21,6 +22,13 @@ import { isTempFileName } from './tempFiles.js';
 import { treeBytes } from './treeBytes.js';
 
 export const DEFAULT_GC_MIN_AGE_MS = 10 * 60 * 1000;
+
+/**
+ * A file in the temp folder lives from "temp written" to "renamed into place": a
+ * moment. One younger than this may still be on its way (even with --min-age 0,
+ * removing it would fail a live write); one older was left by a killed writer.
+ */
+export const TEMP_IN_FLIGHT_MS = 60 * 1000;
 
 export interface PlanGcParams {
   cacheDir: string;
@@ -43,7 +51,10 @@ export async function planGc(params: PlanGcParams): Promise<Plan> {
     items.push(...(await planRepoGc({ inventory, refs, old, counters })));
   }
   items.push(...(await planRootTemps({ cacheDir, old, counters })));
+  const inFlight = { young: 0 };
+  items.push(...(await planTempDir({ cacheDir, old: (mtimeMs) => old(mtimeMs) && now - mtimeMs >= TEMP_IN_FLIGHT_MS, counters: inFlight })));
   const notes: string[] = [];
+  if (inFlight.young > 0) notes.push(`${inFlight.young} temp file(s) in ${TEMP_DIR_NAME} stay because a write may still be renaming them`);
   if (counters.young > 0) {
     notes.push(`${counters.young} unused item(s) stay because they changed less than ${Math.round(minAge / 60000)} min ago (a writer may still be using them); --min-age 0 includes them`);
   }
@@ -163,7 +174,28 @@ function emptyFolders(params: {
     .map((path) => ({ kind: 'folder' as const, path, bytes: 0, reason: 'empty folder', repo: inventory.folderName }));
 }
 
-/** Temp files in the cache root and in hubcache's own folder (access records). */
+/**
+ * The cache's temp folder (replaceViaTemp): everything in it is a temp, whatever its name,
+ * so a killed writer's leftovers go once they are old enough. Links are removed, never followed.
+ */
+async function planTempDir(params: { cacheDir: string; old: (mtimeMs: number) => boolean; counters: { young: number } }): Promise<DraftItem[]> {
+  const dir = cacheTempDir(params.cacheDir);
+  const items: DraftItem[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (entry.isDirectory()) continue;
+    const path = join(dir, entry.name);
+    const stats = await lstat(path).catch(() => undefined);
+    if (!stats) continue;
+    if (!params.old(stats.mtimeMs)) {
+      params.counters.young += 1;
+      continue;
+    }
+    items.push({ kind: 'temp', path, bytes: stats.isFile() ? stats.size : 0, reason: 'temp file of an interrupted write', repo: undefined });
+  }
+  return items;
+}
+
+/** Temp files older hubcache versions left in the cache root and in hubcache's own folder (access records). */
 async function planRootTemps(params: { cacheDir: string; old: (mtimeMs: number) => boolean; counters: { young: number } }): Promise<DraftItem[]> {
   const items: DraftItem[] = [];
   const root = await readdir(params.cacheDir, { withFileTypes: true }).catch(() => []);

@@ -83,6 +83,7 @@ export async function planRepoRemoval(params: RepoRemovalParams): Promise<RepoRe
     const fileReasons = files.get(revision.commit);
     if (reason === undefined && !fileReasons) continue;
     if (reason !== undefined) planRevisions.push({ repo: repoName, commit: revision.commit, refs: revision.refs, reason });
+    const emptiedFolders = new Set<string>();
     for (const file of revision.files) {
       const why = reason ?? fileReasons?.get(file.path);
       if (why === undefined) continue;
@@ -93,11 +94,19 @@ export async function planRepoRemoval(params: RepoRemovalParams): Promise<RepoRe
           : snapshotEntryItem({ path: file.snapshotPath, reason: why, repo: repoName, revision: revision.commit }),
       );
       if (reason === undefined) {
-        // A single file: drop the folders it leaves empty, but keep the revision's own folder.
+        // A single file: drop the folders it leaves empty (only those: a folder that keeps a file
+        // would be reported as "kept" after the run), once each, but keep the revision's own folder.
         for (let dir = dirname(file.snapshotPath); dir !== revision.snapshotPath && dir.startsWith(revision.snapshotPath); dir = dirname(dir)) {
-          items.push({ kind: 'folder', path: dir, bytes: 0, reason: 'left empty by the removed file', repo: repoName, revision: revision.commit });
+          if (emptiedFolders.has(dir)) continue;
+          const keepsAFile = revision.files.some((other) => other.snapshotPath.startsWith(`${dir}/`) && fileReasons?.get(other.path) === undefined);
+          if (keepsAFile) break;
+          emptiedFolders.add(dir);
         }
       }
+    }
+    // Deepest first: removing a parent first would take its emptied children with it ("already gone").
+    for (const dir of [...emptiedFolders].sort((x, y) => y.split('/').length - x.split('/').length)) {
+      items.push({ kind: 'folder', path: dir, bytes: 0, reason: 'left empty by the removed file', repo: repoName, revision: revision.commit });
     }
     if (reason === undefined) continue;
     const noExist = inventory.noExist.get(revision.commit);

@@ -12,6 +12,7 @@ import { isPinned, makePlan, type DraftItem, type PinnedRevisions, type Plan, ty
 import { planRepoRemoval } from './planRepoRemoval.js';
 import { readRepoInventory, type FileFacts } from './repoInventory.js';
 import type { RmTarget } from './rmTarget.js';
+import { quoteInput } from '../quoteInput.js';
 
 export interface PlanRmParams {
   cacheDir: string;
@@ -59,7 +60,7 @@ export async function planRm(params: PlanRmParams): Promise<Plan> {
     }
     const commit = isCommitHash(target.revision) ? target.revision : repo.refs[target.revision];
     if (commit === undefined) {
-      notCached({ message: `${formatRepoRef(repo)} has no ref "${target.revision}" in the cache`, hint: revisionsHint(repo), target });
+      notCached({ message: `${formatRepoRef(repo)} has no ref ${quoteInput(target.revision)} in the cache`, hint: revisionsHint(repo), target });
     }
     const revision = repo.revisions.find((rev) => rev.commit === commit);
     if (target.kind === 'revision') {

@@ -6,6 +6,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { HubcacheError } from '../errors.js';
+import { quoteInput } from '../quoteInput.js';
 
 export interface SharedGroup {
   gid: number;
@@ -28,7 +29,7 @@ export async function resolveGroup(params: { cacheDir: string; group?: string; g
   if (gid === undefined) {
     throw new HubcacheError({
       code: 'E_USAGE',
-      message: `Unknown group "${params.group}"`,
+      message: `Unknown group ${quoteInput(params.group)}`,
       hint: 'Give a group listed in /etc/group, or its numeric id (--group 1000).',
       data: { group: params.group },
     });

@@ -11,6 +11,7 @@ import { isCommitHash } from '../cache/revision.js';
 import { pinKey, type PinnedRevisions } from './plan.js';
 import { parseRmTarget } from './rmTarget.js';
 import { access } from 'node:fs/promises';
+import { quoteInput } from '../quoteInput.js';
 
 export async function resolvePins(params: { cacheDir: string; specs: string[] }): Promise<{ pinned: PinnedRevisions; unknown: string[] }> {
   const pinned = new Set<string>();
@@ -20,7 +21,7 @@ export async function resolvePins(params: { cacheDir: string; specs: string[] })
     if (target.kind !== 'repo' && target.kind !== 'revision') {
       throw new HubcacheError({
         code: 'E_USAGE',
-        message: `--keep takes a repo or a revision (org/name, org/name@main, org/name@<commit>), not "${spec}"`,
+        message: `--keep takes a repo or a revision (org/name, org/name@main, org/name@<commit>), not ${quoteInput(spec)}`,
       });
     }
     const paths = repoPaths({ ...target.repo, cacheDir: params.cacheDir });

@@ -1,18 +1,18 @@
 /**
  * verify: re-hash every blob against its name, check every snapshot link
  * resolves inside its repo's blobs/, and every ref names a present snapshot.
- * With `fix`, damaged blobs and the links to them are removed (the next
- * download fetches them again), broken links are removed, absolute links are
- * rewritten relative, and nothing outside the cache root is ever touched.
+ * A blob that is a link is hashed through the link (Python resolves it too)
+ * and reported. With `planFix`, the report carries the plan that repairs what
+ * the layout defines (planVerifyFix); running it is executePlan's job, after
+ * the user has seen and confirmed it, as for rm/prune/gc.
  */
-import { readlink, rename, symlink } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { lstat, readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { startHashPool, type HashJob, type HashPool } from '../cache/hashPool.js';
-import { assertInsideCache, removeInsideCache } from '../cache/insideCache.js';
 import { scanCache, type CacheWarningCode, type CachedRepo } from '../cache/scanCache.js';
-import { lstat, readdir } from 'node:fs/promises';
+import type { Plan } from './plan.js';
+import { planVerifyFix } from './planVerifyFix.js';
 
 export type VerifyFindingCode = CacheWarningCode | 'hash-mismatch' | 'unreadable-blob' | 'unverifiable-blob';
 
@@ -25,12 +25,6 @@ export interface VerifyFinding {
   message: string;
 }
 
-export interface VerifyAction {
-  action: 'removed-blob' | 'removed-link' | 'removed-ref' | 'removed-entry' | 'relinked';
-  path: string;
-  reason: string;
-}
-
 export interface VerifyReport {
   cacheDir: string;
   ok: boolean;
@@ -38,17 +32,22 @@ export interface VerifyReport {
   blobsChecked: number;
   bytesHashed: number;
   findings: VerifyFinding[];
-  actions: VerifyAction[];
+  /** With `planFix`: what `--fix` would change (empty when nothing is fixable). */
+  fixPlan?: Plan;
 }
 
 export interface VerifyCacheParams {
   cacheDir: string;
   /** Cache folder names (`models--org--name`) to check; all when absent. */
   repos?: string[];
-  fix?: boolean;
+  /** Also plan the repairs (report.fixPlan); nothing is changed here. */
+  planFix?: boolean;
   concurrency?: number;
   onProgress?: (event: { bytesDone: number; bytesTotal: number }) => void;
 }
+
+/** Scan warnings that are worth knowing but are no damage: the cache works as it is. */
+const HARMLESS: ReadonlySet<CacheWarningCode> = new Set(['linked-blob']);
 
 export async function verifyCache(params: VerifyCacheParams): Promise<VerifyReport> {
   // Workers boot while the scan runs: on a cache dominated by one big blob, boot time is on the critical path.
@@ -63,19 +62,20 @@ export async function verifyCache(params: VerifyCacheParams): Promise<VerifyRepo
 async function verifyWith(params: VerifyCacheParams & { pool: HashPool }): Promise<VerifyReport> {
   const scan = await scanCache({ cacheDir: params.cacheDir, ...(params.repos ? { repos: params.repos } : {}) });
   const findings: VerifyFinding[] = [];
-  const actions: VerifyAction[] = [];
   for (const w of scan.warnings) findings.push({ code: w.code, severity: 'info', repo: undefined, path: w.path, message: w.message });
 
   const jobs: HashJob[] = [];
   const blobRepo = new Map<string, CachedRepo>();
   for (const repo of scan.repos) {
-    for (const w of repo.warnings) findings.push({ code: w.code, severity: 'error', repo: repo.folderName, path: w.path, message: w.message });
+    for (const w of repo.warnings) findings.push({ code: w.code, severity: HARMLESS.has(w.code) ? 'info' : 'error', repo: repo.folderName, path: w.path, message: w.message });
     const blobsDir = join(repo.repoPath, 'blobs');
     const names = await readdir(blobsDir).catch(() => [] as string[]);
     for (const name of names) {
       if (name.endsWith('.incomplete') || name.endsWith('.downloadInProgress')) continue;
       const path = join(blobsDir, name);
-      const stats = await lstat(path).catch(() => undefined);
+      let stats = await lstat(path).catch(() => undefined);
+      // A blob that is a link is hashed through it, as Python reads it (the scan reports the link).
+      if (stats?.isSymbolicLink()) stats = await stat(path).catch(() => undefined);
       if (!stats || !stats.isFile()) continue;
       const algorithm = hashAlgorithmForBlobName({ name });
       if (!algorithm) {
@@ -113,9 +113,7 @@ async function verifyWith(params: VerifyCacheParams & { pool: HashPool }): Promi
     }
   }
 
-  if (params.fix) {
-    await applyFixes({ cacheDir: scan.cacheDir, repos: scan.repos, damagedBlobs, actions });
-  }
+  const fixPlan = params.planFix ? await planVerifyFix({ cacheDir: scan.cacheDir, repos: scan.repos, damagedBlobs }) : undefined;
 
   findings.sort((a, b) => a.path.localeCompare(b.path) || a.code.localeCompare(b.code));
   return {
@@ -125,53 +123,6 @@ async function verifyWith(params: VerifyCacheParams & { pool: HashPool }): Promi
     blobsChecked: results.length,
     bytesHashed,
     findings,
-    actions,
+    ...(fixPlan ? { fixPlan } : {}),
   };
-}
-
-async function applyFixes(params: { cacheDir: string; repos: CachedRepo[]; damagedBlobs: Set<string>; actions: VerifyAction[] }): Promise<void> {
-  const { cacheDir, actions } = params;
-  for (const repo of params.repos) {
-    // Links first, then blobs: a crash in between leaves an orphan blob (harmless), never a link to nothing.
-    for (const revision of repo.revisions) {
-      for (const file of revision.files) {
-        if (file.layout !== 'symlink') continue;
-        const linksDamaged = file.blobPath !== undefined && params.damagedBlobs.has(file.blobPath);
-        if (linksDamaged || file.problem === 'dangling-link' || file.problem === 'link-outside-repo') {
-          if (await removeInsideCache({ cacheDir, path: file.snapshotPath })) {
-            actions.push({
-              action: 'removed-link',
-              path: file.snapshotPath,
-              reason: linksDamaged ? 'its blob is damaged' : file.problem === 'dangling-link' ? 'its blob is missing' : 'it points outside the repo',
-            });
-          }
-        }
-      }
-    }
-    for (const blob of params.damagedBlobs) {
-      if (!blob.startsWith(repo.repoPath + '/')) continue;
-      if (await removeInsideCache({ cacheDir, path: blob })) actions.push({ action: 'removed-blob', path: blob, reason: 'content does not match its name' });
-    }
-    for (const warning of repo.warnings) {
-      if (warning.code === 'absolute-link') {
-        const target = await readlink(warning.path).catch(() => undefined);
-        if (!target) continue;
-        const relTarget = relative(dirname(warning.path), target);
-        await assertInsideCache({ cacheDir, path: warning.path });
-        // Replace atomically: a reader sees the old link or the new one, never nothing.
-        const tmp = `${warning.path}.${randomBytes(4).toString('hex')}.relink`;
-        await symlink(relTarget, tmp);
-        await rename(tmp, warning.path);
-        actions.push({ action: 'relinked', path: warning.path, reason: `absolute link rewritten as ${relTarget}` });
-      } else if (warning.code === 'ref-missing-snapshot' || warning.code === 'bad-ref') {
-        if (await removeInsideCache({ cacheDir, path: warning.path }).catch(() => false)) {
-          actions.push({ action: 'removed-ref', path: warning.path, reason: warning.message });
-        }
-      } else if (warning.code === 'stray-entry') {
-        if (await removeInsideCache({ cacheDir, path: warning.path, recursive: true })) {
-          actions.push({ action: 'removed-entry', path: warning.path, reason: warning.message });
-        }
-      }
-    }
-  }
 }

@@ -3,9 +3,9 @@
  * in by the CLI from Config), else `./hubcache.yaml`. A file named
  * explicitly must exist; the default one is optional unless `required`.
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { HubcacheError } from '../errors.js';
+import { describeBoundedRead, readBoundedFileSync } from '../cache/readBoundedFile.js';
 import { MANIFEST_FILE_NAME, type Manifest } from './manifest.js';
 
 export interface LoadManifestParams {
@@ -40,8 +40,9 @@ export async function loadManifest(params: LoadManifestParams): Promise<Manifest
   const location = locateManifest(params);
   let text: string;
   try {
-    text = await readFile(location.path, 'utf8');
+    text = await readManifestText({ path: location.path });
   } catch (err) {
+    if (err instanceof HubcacheError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if ((code === 'ENOENT' || code === 'ENOTDIR') && location.source === 'default' && !params.required) return undefined;
     const why = code === 'ENOENT' ? 'not found' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${code ?? (err as Error).message})`;
@@ -60,4 +61,21 @@ export async function loadManifest(params: LoadManifestParams): Promise<Manifest
   // every run, and most caches have none.
   const { parseManifest } = await import('./parseManifest.js');
   return parseManifest({ text, path: location.path, displayPath: location.displayPath });
+}
+
+/** A manifest lists services and models: a few KiB. Anything near this is not one. */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
+
+/** The manifest's text if it is a regular file under the cap; the OS's errors (ENOENT...) pass through. */
+async function readManifestText(params: { path: string }): Promise<string> {
+  const read = readBoundedFileSync({ path: params.path, maxBytes: MAX_MANIFEST_BYTES });
+  if (read.status === 'ok') return read.bytes.toString('utf8');
+  if (read.status === 'absent') throw Object.assign(new Error('not found'), { code: 'ENOENT' });
+  if (read.status === 'folder') throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+  throw new HubcacheError({
+    code: 'E_MANIFEST',
+    message: `Manifest ${params.path} ${describeBoundedRead(read, MAX_MANIFEST_BYTES)}`,
+    hint: 'Name the YAML file itself with -f FILE or $HUBCACHE_MANIFEST.',
+    data: { path: params.path },
+  });
 }

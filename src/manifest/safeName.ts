@@ -1,8 +1,9 @@
 /**
  * Service names and link names become folder and file names under
  * `<hf_home>/links/`, so each must be exactly one harmless path segment. A
- * leading "." is refused too: link swaps use dot-prefixed temp names in the
- * same folder, and hidden names would hide links from `ls`.
+ * leading "." is refused too: link swaps make their temps in
+ * `links/.hubcache-tmp/`, which must never be taken for a service, and hidden
+ * names would hide links from `ls`.
  */
 
 /** Also a valid docker compose service name. */

@@ -9,6 +9,7 @@ import { lstat, stat } from 'node:fs/promises';
 import { HubcacheError } from '../errors.js';
 import type { Manifest } from './manifest.js';
 import { serviceLinkPath } from './serviceLinkPath.js';
+import { quoteInput } from '../quoteInput.js';
 
 export interface ServiceEnvVar {
   name: string;
@@ -35,7 +36,7 @@ export async function serviceEnv(params: ServiceEnvParams): Promise<ServiceEnvVa
   if (!service) {
     throw new HubcacheError({
       code: 'E_USAGE',
-      message: `No service "${params.service}" in ${params.manifest.displayPath}`,
+      message: `No service ${quoteInput(params.service)} in ${params.manifest.displayPath}`,
       hint: `Services in the manifest: ${params.manifest.services.map((s) => s.name).join(', ') || '(none)'}.`,
     });
   }

@@ -5,10 +5,21 @@
  * rename(2) replaces it in one step, so a service opening the path sees the
  * old target or the new one, never a missing file.
  */
-import { lstat, mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readlink, symlink } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { replaceViaTemp } from '../cache/replaceViaTemp.js';
 import { HubcacheError, fromSystemError } from '../errors.js';
+import { assertServiceLinkFolder } from './assertServiceLinkFolder.js';
+
+/**
+ * Where link swaps make their temp links: `<HF_HOME>/links/.hubcache-tmp/`. Not the
+ * cache's temp folder, because HF_HUB_CACHE may sit on another filesystem than
+ * HF_HOME (rename(2) across filesystems fails with EXDEV). links/ and its service
+ * folders are real folders sync makes, so this one shares their filesystem; a
+ * service can never be named like it (safeName refuses a leading "."), so sync
+ * never takes it for a service folder, and no other tool reads links/.
+ */
+export const LINK_TEMP_DIR_NAME = '.hubcache-tmp';
 
 export type LinkChange = 'created' | 'updated' | 'unchanged';
 
@@ -28,6 +39,8 @@ export function serviceLinkText(params: { linkPath: string; target: string }): s
 export async function writeServiceLink(params: { linkPath: string; target: string }): Promise<WriteServiceLinkResult> {
   const { linkPath } = params;
   const text = serviceLinkText(params);
+  // Never through a linked links/ or links/<service>/: the link (and its temp) would land wherever that points.
+  await assertServiceLinkFolder({ serviceDir: dirname(linkPath) });
   const existing = await lstat(linkPath).catch(() => undefined);
   let previous: string | undefined;
   if (existing) {
@@ -43,13 +56,11 @@ export async function writeServiceLink(params: { linkPath: string; target: strin
     previous = await readlink(linkPath);
     if (previous === text) return { change: 'unchanged', text, previous };
   }
-  const tmp = join(dirname(linkPath), `.${basename(linkPath)}.${randomBytes(4).toString('hex')}.tmplink`);
   try {
     await mkdir(dirname(linkPath), { recursive: true });
-    await symlink(text, tmp);
-    await rename(tmp, linkPath);
+    // links/<service>/<name>: the temp folder is links/.hubcache-tmp.
+    await replaceViaTemp({ tempDir: join(dirname(dirname(linkPath)), LINK_TEMP_DIR_NAME), dest: linkPath, write: (tmp) => symlink(text, tmp) });
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
     throw fromSystemError({ err, path: linkPath, action: 'write the service link' });
   }
   return { change: existing ? 'updated' : 'created', text, previous };

@@ -12,7 +12,6 @@ import { isCommitHash } from '../cache/revision.js';
 import { HubcacheError } from '../errors.js';
 import { hubErrorFromResponse } from '../hub/hubErrorFromResponse.js';
 import { headerValue, hubRequest, readBodyText } from '../hub/hubRequest.js';
-import { parseRetryAfter } from '../hub/withRetries.js';
 import type { Admission } from './accessPolicy.js';
 import type { Route } from './parseRoute.js';
 import { BodyTooLarge, hubErrorReply, jsonReply, type AppRequest, type Reply } from './reply.js';
@@ -178,10 +177,8 @@ async function fetchJson(params: {
     });
     const text = await readBodyText({ body: response.body, limitBytes: MAX_ANSWER_BYTES });
     if (response.status >= 400) {
-      const err = hubErrorFromResponse({ status: response.status, url: response.url, headers: response.headers, bodyText: text.slice(0, 4096), what, hasToken: Boolean(params.token) });
-      const retryAfterMs = parseRetryAfter({ value: headerValue(response.headers, 'retry-after') });
-      if (retryAfterMs !== undefined) err.data.retryAfterMs = retryAfterMs;
-      throw err;
+      // hubErrorFromResponse also reads Retry-After (passed on to the client with a 429).
+      throw hubErrorFromResponse({ status: response.status, url: response.url, headers: response.headers, bodyText: text.slice(0, 4096), what, hasToken: Boolean(params.token) });
     }
     if (response.status !== 200) {
       throw new HubcacheError({ code: 'E_HTTP', message: `Upstream answered HTTP ${response.status} to ${what}`, data: { status: 502 } });

@@ -14,7 +14,6 @@ import { readRef } from '../cache/readRefs.js';
 import { repoFolderName, type RepoRef } from '../cache/repoId.js';
 import { HUBCACHE_DIR_NAME, repoPaths } from '../cache/repoPaths.js';
 import { lookupCachedFile } from '../cache/resolveCachedFile.js';
-import { linkCachedBlob } from '../download/linkCachedBlob.js';
 import { fetchBlob } from '../download/fetchBlob.js';
 import { BlobFill } from './blobFill.js';
 import type { BlobReader, BlobStore, FileFacts, FillParams, FillStatus } from './blobStore.js';
@@ -50,8 +49,13 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
       const blobPath = repoPaths({ ...repo, cacheDir }).blob(facts.etag);
       const stats = await stat(blobPath).catch(() => undefined);
       if (!stats?.isFile() || stats.size !== facts.size) return undefined;
-      // The mirror's cache is also the stack's cache: make the file findable where local tools look.
-      await linkCachedBlob({ cacheDir, ...repo, revision, path, commit: facts.commit, etag: facts.etag }).catch(() => undefined);
+      // The mirror's cache is also the stack's cache: make the file findable where local tools look
+      // (linked under the etag lock, like every link to an existing blob; best effort, the bytes are here).
+      const paths = repoPaths({ ...repo, cacheDir });
+      const linked = await readlink(paths.snapshotFile(facts.commit, path)).catch(() => undefined);
+      if (linked !== paths.blobLinkTarget(facts.commit, path, facts.etag)) {
+        await fetchBlob({ cacheDir, ...repo, revision, path, commit: facts.commit, etag: facts.etag, size: facts.size }).catch(() => undefined);
+      }
       return fileReader(blobPath, facts);
     },
 

@@ -12,7 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { isHubcacheError } from '../../src/errors.js';
 import { findPackageRoot, loadFlockBinding } from '../../src/cache/flock.js';
-import { acquireLock, isLockHeld, lockHolders, withLock, type HeldLock } from '../../src/cache/lock.js';
+import { acquireLock, isLockHeld, tryLock, withLock, type HeldLock } from '../../src/cache/lock.js';
+import { lockHolders } from '../../src/cache/lockHolders.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageRoot = join(here, '..', '..');
@@ -449,5 +450,21 @@ describe('native addon loading', () => {
     const binding = loadFlockBinding();
     expect(() => binding.flock(0, binding.LOCK_EX)).toThrow(/LOCK_NB/);
     expect(() => binding.flock(987_654, binding.LOCK_UN)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'flock' }));
+  });
+});
+
+describe('tryLock', () => {
+  it('never waits: undefined while another process holds the lock, the lock once it is free', async () => {
+    const path = lockPath();
+    await mkdir(dirname(path), { recursive: true });
+    const holder = await start('flock', ['-x', path, '-c', 'echo locked; read _'], 'locked');
+    expect(await tryLock({ path })).toBeUndefined();
+    await holder.finish();
+    const lock = await tryLock({ path });
+    expect(lock).toBeDefined();
+    // While we hold it, flock(1) cannot take it.
+    expect(run('flock', ['-n', path, 'true'])).not.toBe(0);
+    await lock!.release();
+    expect(run('flock', ['-n', path, 'true'])).toBe(0);
   });
 });

@@ -235,7 +235,7 @@ describe('verify', () => {
       ].sort(),
     );
 
-    const fixed = await runCli({ args: ['verify', '--fix', '--json', '--cache-dir', cacheDir] });
+    const fixed = await runCli({ args: ['verify', '--fix', '--yes', '--json', '--cache-dir', cacheDir] });
     expect(fixed.code, fixed.stdout).toBe(0);
     expect(fixed.json().afterFix.ok).toBe(true);
     const again = await runCli({ args: ['verify', '--cache-dir', cacheDir] });

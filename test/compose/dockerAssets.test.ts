@@ -151,6 +151,6 @@ describe('docker/Dockerfile', () => {
     const text = await readFile(script, 'utf8');
     expect(text.startsWith('#!/bin/sh\n')).toBe(true);
     expect(text).toMatch(/^umask "\$\{HUBCACHE_UMASK:-002\}"$/m);
-    expect(text).toMatch(/^exec node \/opt\/hubcache\/dist\/cli\/main\.js "\$@"$/m);
+    expect(text).toMatch(/^exec node \/opt\/hubcache\/bin\/hubcache\.cjs "\$@"$/m);
   });
 });

@@ -66,19 +66,17 @@ describe('concurrent downloads', () => {
     const cacheDir = join(await makeTempDir(), 'hub');
     origin.faults.add({ kind: 'trickle', bytesPerSecond: 16 * 1024 * 1024, match: { route: 'cdn' }, times: Infinity });
     origin.stats.reset();
-    const started = Date.now();
     const [a, b] = await Promise.all(
       ['a.safetensors', 'b.safetensors'].map((file) =>
         runCli({ args: ['download', 'acme/big', file, '--connections', '1', '--cache-dir', cacheDir], env: { HF_ENDPOINT: origin.url }, timeoutMs: 60_000 }),
       ),
     );
-    const elapsed = Date.now() - started;
     origin.faults.clear();
     expect(a!.code, a!.stderr).toBe(0);
     expect(b!.code, b!.stderr).toBe(0);
-    // Each file alone takes ~1.5 s at this rate; in parallel both finish well before 3 s of serial time.
+    // Each file alone takes ~1.5 s at this rate: both bodies were on the wire at once (no lock
+    // between different blobs). Overlap is shown by the origin, not by a wall-clock bound.
     expect(origin.stats.maxInFlight).toBeGreaterThanOrEqual(2);
-    expect(elapsed).toBeLessThan(2 * 1.5 * 1000 + 1500);
     for (const file of ['a.safetensors', 'b.safetensors']) {
       const expected = origin.file({ repoId: 'acme/big', path: file });
       expect(await sha256File(join(cacheDir, 'models--acme--big', 'blobs', expected.etag))).toBe(expected.etag);

@@ -8,7 +8,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
-import { copyFile, truncate } from 'node:fs/promises';
+import { copyFile, open, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrigin, type Origin } from '../helpers/origin/createOrigin.js';
@@ -30,7 +30,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => origin?.close());
 
-async function transfer(params: { engine: 'auto' | 'node'; url?: string; connections?: number; size?: number; etag?: string }) {
+async function transfer(params: { engine: 'auto' | 'node'; url?: string; connections?: number; size?: number; etag?: string; onBytes?: (bytes: number) => void }) {
   const dir = await makeTempDir();
   const expected = origin.file({ repoId: 'acme/engines', path: 'w.bin' });
   const partialPath = join(dir, 'blob.incomplete');
@@ -46,6 +46,7 @@ async function transfer(params: { engine: 'auto' | 'node'; url?: string; connect
     retries: 3,
     what: 'download w.bin',
     engine: params.engine,
+    ...(params.onBytes ? { onBytes: params.onBytes } : {}),
   });
   return { ...result, partialPath, expected };
 }
@@ -66,12 +67,78 @@ describe.each(['auto', 'node'] as const)('transferBlob with the %s engine (auto:
     expect(await sha256File(result.partialPath)).toBe(result.expected.blob.sha256);
   });
 
-  it('restarts from zero when a Range request gets a 200, and still ends right', async () => {
-    origin.faults.add({ kind: 'reset', afterBytes: 2_000_000, match: { route: 'cdn', path: 'w.bin' }, times: 1 });
-    origin.faults.add({ kind: 'ignoreRange', match: { route: 'cdn', path: 'w.bin' }, times: 1 });
-    const result = await transfer({ engine });
-    expect(await sha256File(result.partialPath)).toBe(result.expected.blob.sha256);
-    expect(result.digest).toBe(result.expected.blob.sha256);
+  it('keeps a 200 to a Range request on a link that keeps dropping: skips the bytes on disk, never restarts from zero', async () => {
+    // Every GET is answered with the whole file, and the first four connections drop further
+    // along each time: each retry must go on from what is on disk, not from byte 0.
+    const ignore = origin.faults.add({ kind: 'ignoreRange', match: { route: 'cdn', path: 'w.bin' }, times: Infinity });
+    for (const afterBytes of [4_000_000, 8_000_000, 12_000_000, 16_000_000]) origin.faults.add({ kind: 'reset', afterBytes, match: { route: 'cdn', path: 'w.bin' }, times: 1 });
+    const progress: number[] = [];
+    try {
+      const result = await transfer({ engine, onBytes: (bytes) => progress.push(bytes) });
+      expect(await sha256File(result.partialPath)).toBe(result.expected.blob.sha256);
+      expect(result.digest).toBe(result.expected.blob.sha256);
+      // Written once: no byte went to the file twice, and progress never went back.
+      expect(result.received).toBe(SIZE);
+      expect(progress.filter((n) => n < 0)).toEqual([]);
+    } finally {
+      ignore.remove();
+    }
+  });
+
+  it('gives up within the retry budget when such a link drops at the same place every time', async () => {
+    // A 200 on every request and a drop after 6 MB on every connection: no attempt gets past
+    // what is on disk. The old code restarted from zero after each one, without end.
+    const ignore = origin.faults.add({ kind: 'ignoreRange', match: { route: 'cdn', path: 'w.bin' }, times: Infinity });
+    const drop = origin.faults.add({ kind: 'reset', afterBytes: 6_000_000, match: { route: 'cdn', path: 'w.bin' }, times: 40 });
+    origin.stats.reset();
+    try {
+      const failure = await transfer({ engine }).then(
+        () => undefined,
+        (err: unknown) => err as { code?: string },
+      );
+      expect(failure?.code).toBe('E_NETWORK');
+      // One attempt that got 6 MB, then retries (3) + 1 that got nothing new.
+      expect(drop.hits).toBeLessThanOrEqual(5);
+    } finally {
+      ignore.remove();
+      drop.remove();
+    }
+  });
+
+  it('with several streams, a whole-file 200 fills each one\'s own segment and no more', async () => {
+    const whole = await transfer({ engine: 'auto' });
+    const dir = await makeTempDir();
+    const partialPath = join(dir, 'partial.incomplete');
+    await copyFile(whole.partialPath, partialPath);
+    // Two segments, each partly on disk; the gaps are zeroed so only the transfer can fill them.
+    const segments = [
+      { start: 0, end: 10_000_000, done: 2_000_000 },
+      { start: 10_000_000, end: SIZE, done: 1_000_000 },
+    ];
+    const handle = await open(partialPath, 'r+');
+    for (const s of segments) await handle.write(Buffer.alloc(s.end - s.start - s.done), 0, s.end - s.start - s.done, s.start + s.done);
+    await handle.close();
+    const ignore = origin.faults.add({ kind: 'ignoreRange', match: { route: 'cdn', path: 'w.bin' }, times: Infinity });
+    try {
+      const result = await transferBlob({
+        url: `${origin.url}/acme/engines/resolve/main/w.bin`,
+        size: SIZE,
+        etag: whole.expected.blob.sha256,
+        algorithm: 'sha256',
+        partialPath,
+        statePath: join(dir, 'state'),
+        resume: { segments },
+        connections: 2,
+        retries: 3,
+        what: 'resume w.bin',
+        engine,
+      });
+      expect(result.received).toBe(SIZE - 3_000_000);
+      expect(result.digest).toBe(whole.expected.blob.sha256);
+      expect(await sha256File(partialPath)).toBe(whole.expected.blob.sha256);
+    } finally {
+      ignore.remove();
+    }
   });
 
   it('reports a hash that differs when the bytes are wrong (the caller then refuses them)', async () => {

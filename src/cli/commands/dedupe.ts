@@ -1,6 +1,7 @@
 /** `hubcache dedupe`: identical blobs held by several repos become hard links to one inode. */
 import type { Command } from 'commander';
 import { dedupeCache } from '../../maintenance/dedupeCache.js';
+import { MAX_JOBS, parsePositiveInt } from '../parsePositiveInt.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import { formatBytes } from '../format.js';
 import { hashProgress } from '../hashProgress.js';
@@ -29,7 +30,7 @@ Examples:
   cmd.action(
     runCommand(async ({ config, out }, options: DedupeOptions) => {
       const onProgress = hashProgress({ out, label: 'hashing' });
-      const concurrency = options.jobs !== undefined ? Math.max(1, Number.parseInt(options.jobs, 10) || 1) : undefined;
+      const concurrency = options.jobs !== undefined ? parsePositiveInt({ text: options.jobs, name: '-j/--jobs', max: MAX_JOBS }) : undefined;
       const report = await dedupeCache({
         cacheDir: config.cacheDir,
         ...(options.dryRun ? { dryRun: true } : {}),

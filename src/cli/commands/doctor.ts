@@ -23,7 +23,8 @@ export function registerDoctorCommand(program: Command): void {
     'after',
     `
 Links are never followed: modes and groups change only on files and folders
-inside the cache root. Exit 1 while problems remain.
+inside the cache root, never on a file hard-linked to a file outside it (reported
+as hard-linked-outside). Exit 1 while problems remain.
 
 Examples:
   $ hubcache doctor

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { HubcacheError } from '../../errors.js';
 import { parseRepoSpec, parseRepoType, formatRepoRef } from '../../cache/repoId.js';
 import { validateRepoFilePath } from '../../cache/repoFilePath.js';
+import { quoteInput } from '../../quoteInput.js';
+import { parsePositiveInt } from '../parsePositiveInt.js';
 import { addCommonOptions, addNetworkOptions, runCommand } from '../context.js';
 import { DownloadProgress } from '../downloadProgress.js';
 import { formatBytes } from '../format.js';
@@ -20,14 +22,6 @@ interface DownloadOptions {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-function positiveInt(params: { text: string; name: string }): number {
-  const n = Number(params.text);
-  if (!Number.isInteger(n) || n < 1 || n > 256) {
-    throw new HubcacheError({ code: 'E_USAGE', message: `${params.name} must be a whole number from 1 to 256, got "${params.text}"` });
-  }
-  return n;
 }
 
 export function registerDownloadCommand(program: Command): void {
@@ -52,18 +46,25 @@ Examples:
   $ MODEL=$(hubcache download -q org/model model.gguf) && llama-server -m "$MODEL"
   $ hubcache download openai/whisper-large-v3 --include '*.json' --include '*.safetensors'
   $ HF_HUB_OFFLINE=1 hubcache download org/model config.json     # cache only
-  $ HF_ENDPOINT=http://mirror:8090 hubcache download dataset/org/data --revision v1.0`,
+  $ HF_ENDPOINT=http://mirror:8090 hubcache download dataset/org/data --revision v1.0
+
+One call downloads from one commit: a branch or tag is resolved once, and its ref is
+written only after the snapshot holds every file.
+Exit codes: 0 every printed path is in place; 1 failed, including E_ENTRY_NOT_FOUND when
+--include/--exclude match no file (nothing is written) and E_NOT_CACHED when another
+process (a cleanup) removed a file again right after it was fetched a second time;
+2 usage error.`,
   );
   cmd.action(
     runCommand(async ({ config, out }, repo: string, files: string[], options: DownloadOptions) => {
       const ref = parseRepoSpec({ spec: repo, ...(options.repoType ? { defaultType: parseRepoType({ value: options.repoType }) } : {}) });
       for (const file of files) validateRepoFilePath({ path: file });
-      const maxWorkers = positiveInt({ text: options.maxWorkers, name: '--max-workers' });
-      const connections = options.connections !== undefined ? positiveInt({ text: options.connections, name: '--connections' }) : undefined;
+      const maxWorkers = parsePositiveInt({ text: options.maxWorkers, name: '--max-workers', max: 256 });
+      const connections = options.connections !== undefined ? parsePositiveInt({ text: options.connections, name: '--connections', max: 256 }) : undefined;
       const timeoutSeconds = Number(options.timeout);
-      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new HubcacheError({ code: 'E_USAGE', message: `--timeout must be a positive number of seconds, got "${options.timeout}"` });
+      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new HubcacheError({ code: 'E_USAGE', message: `--timeout must be a positive number of seconds, got ${quoteInput(options.timeout)}` });
       const retries = Number(options.retries);
-      if (!Number.isInteger(retries) || retries < 0 || retries > 100) throw new HubcacheError({ code: 'E_USAGE', message: `--retries must be a whole number from 0 to 100, got "${options.retries}"` });
+      if (!Number.isInteger(retries) || retries < 0 || retries > 100) throw new HubcacheError({ code: 'E_USAGE', message: `--retries must be a whole number from 0 to 100, got ${quoteInput(options.retries)}` });
       const { downloadFile } = await import('../../download/downloadFile.js');
       const { downloadRepo } = await import('../../download/downloadRepo.js');
       const progress = new DownloadProgress(out);
@@ -77,9 +78,11 @@ Examples:
         endpoint: config.endpoint,
         token: config.token,
         offline: config.offline,
-        ...(options.revision ? { revision: options.revision } : {}),
+        // `-r ""` is a mistake (an unset variable), not "main": validateRevision refuses it.
+        ...(options.revision !== undefined ? { revision: options.revision } : {}),
         ...(connections !== undefined ? { connections } : {}),
         stallTimeoutMs: timeoutSeconds * 1000,
+        metadataTimeoutMs: config.metadataTimeoutMs,
         retries,
         signal: controller.signal,
         onEvent: progress.onEvent,

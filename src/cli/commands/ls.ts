@@ -20,7 +20,7 @@ export function registerLsCommand(program: Command): void {
     .command('ls')
     .description('list cached repos with their size on disk, revisions, refs and problems')
     .option('--revisions', 'one row per revision instead of per repo')
-    .option('--files', 'with --json: include every file of every revision')
+    .option('--files', 'also list every file of every revision (in --json: revisions[].files)')
     .option('--sort <key>', 'size | accessed | modified | name (add :asc or :desc)', 'name')
     .option('--filter <expr>', 'keep repos matching EXPR (repeatable, all must match): size>1GB, accessed>30d, modified<7d, type=dataset, name~qwen, ref=main, incomplete, warnings', collect, [])
     .option('-f, --manifest <file>', 'show which services of this manifest use each repo (default: $HUBCACHE_MANIFEST, else ./hubcache.yaml if present)');
@@ -45,7 +45,10 @@ Examples:
       if (!scan.exists) out.warn(`cache folder ${scan.cacheDir} does not exist yet`);
       out.result({
         data: toJson({ scan, repos, files: options.files === true, services }),
-        text: options.revisions ? revisionTable({ out, repos, now }) : repoTable({ out, repos, now, scan, services }),
+        text: [
+          ...(options.revisions ? revisionTable({ out, repos, now }) : repoTable({ out, repos, now, scan, services })),
+          ...(options.files ? ['', ...fileTable({ out, repos })] : []),
+        ],
       });
       if (!out.json) {
         for (const w of warnings) out.warn(`${w.path}: ${w.message}`);
@@ -116,6 +119,22 @@ function revisionTable(params: { out: Output; repos: CachedRepo[]; now: number }
       { header: 'FILES', value: (r) => String(r.revision.nbFiles), align: 'right' },
       { header: 'REFS', value: (r) => r.revision.refs.join(',') },
       { header: 'MODIFIED', value: (r) => formatAge({ ms: r.revision.lastModified, now: params.now }) },
+    ],
+  });
+}
+
+/** One row per file of every revision: what `--files` adds to the table. */
+function fileTable(params: { out: Output; repos: CachedRepo[] }): string[] {
+  const rows = params.repos.flatMap((repo) => repo.revisions.flatMap((revision) => revision.files.map((file) => ({ repo, revision, file }))));
+  if (rows.length === 0) return ['No files cached'];
+  return params.out.table({
+    rows,
+    columns: [
+      { header: 'REPO ID', value: (r) => formatRepoRef(r.repo) },
+      { header: 'REVISION', value: (r) => r.revision.commit.slice(0, 12) },
+      { header: 'SIZE', value: (r) => formatBytes(r.file.size), align: 'right' },
+      { header: 'FILE', value: (r) => r.file.path },
+      { header: 'NOTES', value: (r) => [r.file.layout === 'copy' ? 'copy' : '', r.file.problem ?? ''].filter(Boolean).join('; ') },
     ],
   });
 }

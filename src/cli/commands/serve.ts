@@ -7,7 +7,7 @@ import { listen } from '../../server/listen.js';
 import { loadKnownPublic, saveKnownPublic } from '../../server/knownPublic.js';
 import { createLocalStore } from '../../store/localStore.js';
 import { addCommonOptions, runCommand, type CommonOptions } from '../context.js';
-import { parseCount } from '../parseCount.js';
+import { parsePositiveInt } from '../parsePositiveInt.js';
 
 interface ServeOptions extends CommonOptions {
   host: string;
@@ -60,7 +60,7 @@ Examples:
   );
   cmd.action(
     runCommand(async ({ config, out }, options: ServeOptions) => {
-      const port = parseCount({ text: options.port, name: '--port', min: 0, max: 65535 });
+      const port = parsePositiveInt({ text: options.port, name: '--port', min: 0, max: 65535 });
       const upstream = (options.upstream ?? config.upstream).replace(/\/+$/, '');
       if (!/^https?:\/\/[^/]+/i.test(upstream)) {
         throw new HubcacheError({ code: 'E_USAGE', message: `--upstream must be an http:// or https:// URL, got "${upstream.slice(0, 100)}"` });
@@ -82,9 +82,9 @@ Examples:
         offline: options.offline === true || config.offline,
         clientTokens,
         upstreamToken: clientTokens ? config.token : undefined,
-        upstreamTimeoutMs: parseCount({ text: options.timeout, name: '--timeout', min: 1, max: 600 }) * 1000,
-        refTtlMs: parseCount({ text: options.refTtl, name: '--ref-ttl', min: 0, max: 86400 }) * 1000,
-        accessTtlMs: parseCount({ text: options.accessTtl, name: '--access-ttl', min: 0, max: 86400 }) * 1000,
+        upstreamTimeoutMs: parsePositiveInt({ text: options.timeout, name: '--timeout', min: 1, max: 600 }) * 1000,
+        refTtlMs: parsePositiveInt({ text: options.refTtl, name: '--ref-ttl', min: 0, max: 86400 }) * 1000,
+        accessTtlMs: parsePositiveInt({ text: options.accessTtl, name: '--access-ttl', min: 0, max: 86400 }) * 1000,
         knownPublic,
         onPublic: () => void saveKnownPublic({ cacheDir: config.cacheDir, keys: app.context.access.publicKeys() }).catch(() => undefined),
         ...(options.log ? { log: (record) => process.stderr.write(`${JSON.stringify(record)}\n`) } : {}),
@@ -93,8 +93,8 @@ Examples:
         app,
         host: options.host,
         port,
-        maxConnections: parseCount({ text: options.maxConnections, name: '--max-connections', min: 1, max: 100_000 }),
-        graceMs: parseCount({ text: options.grace, name: '--grace', min: 0, max: 3600 }) * 1000,
+        maxConnections: parsePositiveInt({ text: options.maxConnections, name: '--max-connections', min: 1, max: 100_000 }),
+        graceMs: parsePositiveInt({ text: options.grace, name: '--grace', min: 0, max: 3600 }) * 1000,
         onClose: () => store.close(),
       });
       out.result({

@@ -4,6 +4,7 @@ import { HubcacheError } from '../../errors.js';
 import { loadManifest } from '../../manifest/loadManifest.js';
 import { resolveManifestCache } from '../../manifest/resolveManifestCache.js';
 import type { SyncManifestResult, SyncModelResult, SyncServiceResult } from '../../manifest/syncManifest.js';
+import { parsePositiveInt } from '../parsePositiveInt.js';
 import { addCommonOptions, addNetworkOptions, runCommand, type CommonOptions } from '../context.js';
 import { DownloadProgress } from '../downloadProgress.js';
 import { formatBytes } from '../format.js';
@@ -40,14 +41,6 @@ Cache: --cache-dir, else the manifest's cache_dir/hf_home, else HF_HUB_CACHE/HF_
 Links: <HF_HOME>/links/<service>/<name>, relative symlinks swapped atomically when the
 revision moves; HF_HOME is the parent of the cache folder when only that is known.`;
 
-function positiveInt(params: { text: string; name: string }): number {
-  const n = Number(params.text);
-  if (!Number.isInteger(n) || n < 1 || n > 256) {
-    throw new HubcacheError({ code: 'E_USAGE', message: `${params.name} must be a whole number from 1 to 256, got "${params.text}"` });
-  }
-  return n;
-}
-
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -81,8 +74,8 @@ Examples:
       const { config, out } = ctx;
       const manifest = await loadManifest({ path: options.manifest, envPath: config.manifestPath, required: true });
       const cache = resolveManifestCache({ manifest, config, cacheDirFlag: options.cacheDir });
-      const maxWorkers = positiveInt({ text: options.maxWorkers, name: '--max-workers' });
-      const concurrency = positiveInt({ text: options.concurrency, name: '--concurrency' });
+      const maxWorkers = parsePositiveInt({ text: options.maxWorkers, name: '--max-workers', max: 256 });
+      const concurrency = parsePositiveInt({ text: options.concurrency, name: '--concurrency', max: 256 });
       const { syncManifest } = await import('../../manifest/syncManifest.js');
       const progress = new DownloadProgress(out);
       const planned = new Map<string, Array<{ path: string; size: number | undefined }>>();

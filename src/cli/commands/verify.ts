@@ -1,12 +1,14 @@
-/** `hubcache verify`: re-hash blobs, check links and refs; `--fix` repairs. */
+/** `hubcache verify`: re-hash blobs, check links and refs; `--fix` plans the repairs, asks, and runs them. */
 import type { Command } from 'commander';
 import { parseRepoSpec, repoFolderName } from '../../cache/repoId.js';
 import { verifyCache, type VerifyReport } from '../../maintenance/verifyCache.js';
+import { MAX_JOBS, parsePositiveInt } from '../parsePositiveInt.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import { formatBytes } from '../format.js';
 import { hashProgress } from '../hashProgress.js';
+import { addPlanOptions, runPlan, type PlanOptions } from '../planCommand.js';
 
-interface VerifyOptions {
+interface VerifyOptions extends PlanOptions {
   fix?: boolean;
   jobs?: string;
 }
@@ -16,45 +18,75 @@ export function registerVerifyCommand(program: Command): void {
     .command('verify')
     .description('re-hash every blob against its name, check snapshot links and refs; exit 1 on damage')
     .argument('[repos...]', 'only these repos (org/name, dataset/org/name or models--org--name)')
-    .option('--fix', 'remove damaged blobs and the links to them, broken links and bad refs; rewrite absolute links')
+    .option('--fix', 'plan the repairs (damaged blobs and the links to them, broken links, bad refs, stray files; absolute links rewritten), show the plan, ask, run it')
     .option('-j, --jobs <n>', 'hashing threads (default: number of cores)');
-  addCommonOptions(cmd).addHelpText(
+  addPlanOptions(addCommonOptions(cmd)).addHelpText(
     'after',
     `
+--fix works like rm/prune/gc: it prints its plan, asks on a terminal (-y/--yes
+otherwise), and -n/--dry-run only shows it. It never removes folders the cache
+layout does not define (e.g. a folder in snapshots/ that is no commit), nor
+anything behind a linked folder or a linked blob's target: those are reported.
+
 Examples:
   $ hubcache verify
   $ hubcache verify Qwen/Qwen3-0.6B --json
-  $ hubcache verify --fix        # then \`hubcache download\` refetches what was removed`,
+  $ hubcache verify --fix --dry-run
+  $ hubcache verify --fix --yes   # then \`hubcache download\` refetches what was removed`,
   );
   cmd.action(
-    runCommand(async ({ config, out }, repos: string[], options: VerifyOptions) => {
+    runCommand(async (ctx, repos: string[], options: VerifyOptions) => {
+      const { config, out } = ctx;
       const folders = repos.length > 0 ? repos.map((spec) => repoFolderName(parseRepoSpec({ spec }))) : undefined;
       const onProgress = hashProgress({ out, label: 'verifying' });
-      const concurrency = options.jobs !== undefined ? Math.max(1, Number.parseInt(options.jobs, 10) || 1) : undefined;
-      const report = await verifyCache({
+      const concurrency = options.jobs !== undefined ? parsePositiveInt({ text: options.jobs, name: '-j/--jobs', max: MAX_JOBS }) : undefined;
+      const { fixPlan, ...report } = await verifyCache({
         cacheDir: config.cacheDir,
         ...(folders ? { repos: folders } : {}),
-        ...(options.fix ? { fix: true } : {}),
+        ...(options.fix ? { planFix: true } : {}),
         ...(concurrency !== undefined ? { concurrency } : {}),
         ...(onProgress ? { onProgress } : {}),
       });
-      let after: VerifyReport | undefined;
-      if (options.fix && report.actions.length > 0) {
-        // Prove the repair: the cache must now verify clean (only the repos we touched need re-hashing).
-        after = await verifyCache({ cacheDir: config.cacheDir, ...(folders ? { repos: folders } : {}) });
+      const text = reportLines({ report, fix: options.fix === true });
+      if (!fixPlan) {
+        out.result({ data: report, text });
+        return report.ok ? 0 : 1;
       }
-      const errors = report.findings.filter((f) => f.severity === 'error');
-      const lines: string[] = [];
-      for (const f of report.findings) lines.push(`${f.severity === 'error' ? 'DAMAGE' : 'note  '} ${f.code.padEnd(20)} ${f.path}\n       ${f.message}`);
-      for (const a of report.actions) lines.push(`FIXED  ${a.action.padEnd(20)} ${a.path}\n       ${a.reason}`);
-      lines.push(
-        `${report.reposChecked} repo(s), ${report.blobsChecked} blob(s), ${formatBytes(report.bytesHashed)} hashed: ` +
-          (errors.length === 0 ? 'no damage found' : `${errors.length} problem(s)${options.fix ? `, ${report.actions.length} fix(es) applied` : ' (run with --fix to repair)'}`),
-      );
-      if (after) lines.push(after.ok ? 'after --fix: cache verifies clean' : `after --fix: ${after.findings.filter((f) => f.severity === 'error').length} problem(s) remain`);
-      out.result({ data: { ...report, ...(after ? { afterFix: { ok: after.ok, findings: after.findings } } : {}) }, text: lines });
-      if (after) return after.ok ? 0 : 1;
-      return report.ok ? 0 : 1;
+      let ranOk: boolean | undefined;
+      const code = await runPlan({
+        ctx,
+        plan: fixPlan,
+        options,
+        report: {
+          data: { ...report },
+          text,
+          after: async () => {
+            // Prove the repair: the cache must now verify clean (only the repos asked for).
+            const after = await verifyCache({ cacheDir: config.cacheDir, ...(folders ? { repos: folders } : {}) });
+            ranOk = after.ok;
+            const left = after.findings.filter((f) => f.severity === 'error');
+            return {
+              ok: after.ok,
+              data: { afterFix: { ok: after.ok, findings: after.findings } },
+              text: after.ok ? ['after --fix: cache verifies clean'] : [`after --fix: ${left.length} problem(s) remain:`, ...left.map((f) => `  ${f.code} ${f.path}`)],
+            };
+          },
+        },
+      });
+      // Nothing ran (dry run, nothing fixable): the damage found is the answer.
+      return Math.max(code, (ranOk ?? report.ok) ? 0 : 1);
     }),
   );
+}
+
+function reportLines(params: { report: VerifyReport; fix: boolean }): string[] {
+  const { report } = params;
+  const errors = report.findings.filter((f) => f.severity === 'error');
+  const lines: string[] = [];
+  for (const f of report.findings) lines.push(`${f.severity === 'error' ? 'DAMAGE' : 'note  '} ${f.code.padEnd(20)} ${f.path}\n       ${f.message}`);
+  lines.push(
+    `${report.reposChecked} repo(s), ${report.blobsChecked} blob(s), ${formatBytes(report.bytesHashed)} hashed: ` +
+      (errors.length === 0 ? 'no damage found' : `${errors.length} problem(s)${params.fix ? '' : ' (run with --fix to plan the repairs)'}`),
+  );
+  return lines;
 }

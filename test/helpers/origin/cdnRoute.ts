@@ -44,5 +44,6 @@ export async function handleCdn(params: {
     },
     stats: ctx.stats,
     takeFault: () => ctx.faults.takeBody(params.faultTarget),
+    takeIgnoreRange: () => ctx.faults.takeIgnoreRange(params.faultTarget),
   });
 }

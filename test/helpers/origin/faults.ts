@@ -1,7 +1,9 @@
 /**
  * Scripted misbehaviour: each fault hits the next `times` matching requests,
  * then the origin is well-behaved again. Faults are checked in the order they
- * were added; one request gets at most one status fault and one body fault.
+ * were added; one request gets at most one status fault, one body fault, and
+ * may also have its Range ignored (so "200 to a Range, then a dropped link" can
+ * be scripted as two faults).
  */
 import type { RouteKind } from './stats.js';
 
@@ -42,7 +44,8 @@ export type Fault = FaultSpec & {
   times?: number;
 };
 
-export type BodyFault = Exclude<FaultSpec, { kind: 'status' }>;
+/** Faults that shape the bytes of a body (everything but a status or an ignored Range). */
+export type BodyFault = Exclude<FaultSpec, { kind: 'status' } | { kind: 'ignoreRange' }>;
 
 export interface FaultHandle {
   readonly fault: Fault;
@@ -109,8 +112,13 @@ export class FaultRegistry {
 
   /** @internal Consumes one use of the first matching body fault. */
   takeBody(target: FaultTarget): BodyFault | undefined {
-    const fault = this.take(target, (f) => f.kind !== 'status');
-    return fault === undefined || fault.kind === 'status' ? undefined : fault;
+    const fault = this.take(target, (f) => f.kind !== 'status' && f.kind !== 'ignoreRange');
+    return fault === undefined || fault.kind === 'status' || fault.kind === 'ignoreRange' ? undefined : fault;
+  }
+
+  /** @internal Consumes one use of the first matching ignoreRange fault; true when there was one. */
+  takeIgnoreRange(target: FaultTarget): boolean {
+    return this.take(target, (f) => f.kind === 'ignoreRange') !== undefined;
   }
 
   private take(target: FaultTarget, wanted: (fault: Fault) => boolean): Fault | undefined {

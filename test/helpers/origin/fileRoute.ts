@@ -92,6 +92,7 @@ export async function handleFile(params: {
     },
     stats: ctx.stats,
     takeFault: () => ctx.faults.takeBody(params.faultTarget),
+    takeIgnoreRange: () => ctx.faults.takeIgnoreRange(params.faultTarget),
   });
 }
 

@@ -30,6 +30,7 @@ export async function handleRequest(params: { ctx: OriginContext; req: IncomingM
   let target = parseTarget({ pathname: url.pathname, fixture: ctx.fixture });
   if ((role === 'hub' && target.kind === 'cdn') || (role === 'cdn' && target.kind !== 'cdn')) target = { kind: 'unknown' };
   const route = routeKind(target, method);
+  const at = Date.now();
 
   stats.countRequest(route);
   stats.inFlight += 1;
@@ -37,7 +38,7 @@ export async function handleRequest(params: { ctx: OriginContext; req: IncomingM
   res.once('close', () => {
     stats.inFlight -= 1;
     const range = req.headers.range;
-    stats.record({ method, url: req.url ?? '/', route, status: res.statusCode, ...(range ? { range } : {}), authorization: req.headers.authorization !== undefined });
+    stats.record({ at, method, url: req.url ?? '/', route, status: res.statusCode, ...(range ? { range } : {}), authorization: req.headers.authorization !== undefined });
   });
   res.setHeader('X-Request-Id', `Root=1-${(++requestCounter).toString(16).padStart(8, '0')}`);
 

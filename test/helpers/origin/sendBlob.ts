@@ -26,14 +26,17 @@ export interface SendBlobParams {
   stats: OriginStats;
   /** Called once, for GET only, so a HEAD does not use up a body fault. */
   takeFault: () => BodyFault | undefined;
+  /** Called once, for GET only: whether to answer a Range request with the whole body. */
+  takeIgnoreRange: () => boolean;
 }
 
 export async function sendBlob(params: SendBlobParams): Promise<void> {
   const { req, res, blob } = params;
   const isGet = req.method === 'GET';
   const fault = isGet ? params.takeFault() : undefined;
+  const ignoreRange = isGet && params.takeIgnoreRange();
 
-  const rangeHeader = fault?.kind === 'ignoreRange' ? undefined : header(req, 'range');
+  const rangeHeader = ignoreRange ? undefined : header(req, 'range');
   const allowed = ifRangeAllowsPartial({ ifRange: header(req, 'if-range'), etag: params.etag, lastModified: params.lastModified });
   const decision = decideRange({ range: allowed ? rangeHeader : undefined, size: blob.size });
 
@@ -59,7 +62,7 @@ export async function sendBlob(params: SendBlobParams): Promise<void> {
     return;
   }
   const count = (bytes: number) => params.stats.countBytes(params.statsKey, bytes);
-  if (fault === undefined || fault.kind === 'ignoreRange') {
+  if (fault === undefined) {
     await sendPlain({ res, blob, start, end, count });
   } else {
     await sendFaulted({ req, res, blob, start, end, fault, count });
@@ -98,7 +101,7 @@ async function sendFaulted(params: {
   blob: PreparedBlob;
   start: number;
   end: number;
-  fault: Exclude<BodyFault, { kind: 'ignoreRange' }>;
+  fault: BodyFault;
   count: (n: number) => void;
 }): Promise<void> {
   const { req, res, fault } = params;

@@ -7,6 +7,8 @@
 export type RouteKind = 'head' | 'getResolve' | 'cdn' | 'api' | 'unknown';
 
 export interface RequestLogEntry {
+  /** When the request arrived (Date.now()): lets tests check waits such as Retry-After from the origin's side. */
+  at: number;
   method: string;
   url: string;
   route: RouteKind;

@@ -63,7 +63,13 @@ export interface ComposeFile {
   services: ComposeService[];
 }
 
-export async function loadComposeFile(params: { path: string; displayPath?: string }): Promise<ComposeFile> {
+export interface LoadComposeFileParams {
+  path: string;
+  /** How to name the file in findings (default: `path`). */
+  displayPath?: string;
+}
+
+export async function loadComposeFile(params: LoadComposeFileParams): Promise<ComposeFile> {
   let text: string;
   try {
     text = await readFile(params.path, 'utf8');
@@ -91,7 +97,15 @@ export async function loadComposeFile(params: { path: string; displayPath?: stri
   return file;
 }
 
-export function parseComposeFile(params: { text: string; path: string; displayPath?: string }): ComposeFile {
+export interface ParseComposeFileParams {
+  text: string;
+  /** Where the text came from (the result's `path`). */
+  path: string;
+  /** How to name the file in findings (default: `path`). */
+  displayPath?: string;
+}
+
+export function parseComposeFile(params: ParseComposeFileParams): ComposeFile {
   const displayPath = params.displayPath ?? params.path;
   const lineCounter = new LineCounter();
   const doc = parseDocument(params.text, { lineCounter, prettyErrors: true });
