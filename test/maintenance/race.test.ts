@@ -21,8 +21,8 @@ import { runCli } from '../helpers/runCli.js';
 import { makeTempDir } from '../helpers/tempDir.js';
 import { verifyErrors } from './cacheHealth.js';
 
-const FILES = 200;
-const COMMITS = 6;
+const FILES = 80;
+const COMMITS = 4;
 const CHANGED_PER_COMMIT = 10;
 
 /** Commit k replaces CHANGED_PER_COMMIT of the FILES files; the rest are the blobs of commit k-1. */
