@@ -42,8 +42,8 @@ export interface FetchBlobParams extends RepoRef {
   stallTimeoutMs?: number;
   retries?: number;
   lockTimeoutMs?: number;
-  /** Downloads whose bytes do not match the etag before giving up (default 2; a mirror fill: 1, its readers already hold bytes). */
-  integrityAttempts?: number;
+  /** Downloads whose bytes do not match the etag before giving up: 2 (default), or 1 for a mirror fill (its readers already hold bytes). */
+  integrityAttempts?: 1 | 2;
   onStart?: (info: { size: number; resumedFrom: number }) => void;
   /** Body bytes received (negative after a restart from zero). */
   onReceived?: (bytes: number) => void;
@@ -182,7 +182,7 @@ async function fetchVerified(args: { params: FetchBlobParams; url: string; blobP
     if (attempt >= attempts) {
       throw new HubcacheError({
         code: 'E_INTEGRITY',
-        message: `Downloaded ${label} ${attempts === 1 ? 'and its content does not match its etag' : `${attempts === 2 ? 'twice' : `${attempts} times`} and its content does not match its etag every time`} (got ${algorithm} ${digest.slice(0, 16)}…, expected ${params.etag.slice(0, 16)}…)`,
+        message: `Downloaded ${label} ${attempts === 1 ? 'and its content does not match its etag' : 'twice and its content does not match its etag both times'} (got ${algorithm} ${digest.slice(0, 16)}…, expected ${params.etag.slice(0, 16)}…)`,
         hint: 'A proxy or mirror may be altering files; nothing was written to the cache.',
         data: { expected: params.etag, actual: digest },
       });

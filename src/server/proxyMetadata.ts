@@ -91,7 +91,7 @@ export async function proxyMetadata(params: { ctx: ServerContext; req: AppReques
     return fromCache(err);
   }
   ctx.access.remember(access);
-  learnMapping({ ctx, route, repoKey, value });
+  await learnMapping({ ctx, route, repoKey, value });
   await ctx.store.putMeta({ key: cacheKey, value: Buffer.from(JSON.stringify({ fetchedAt: Date.now(), value } satisfies Envelope)) }).catch(() => undefined);
   return answer({ req, value });
 }
@@ -113,11 +113,14 @@ async function readEnvelope(params: { ctx: ServerContext; key: string }): Promis
 }
 
 /** Repo info and refs tell which commit a branch is: pin it for the resolve route too. */
-function learnMapping(params: { ctx: ServerContext; route: MetaRoute; repoKey: string; value: unknown }): void {
+async function learnMapping(params: { ctx: ServerContext; route: MetaRoute; repoKey: string; value: unknown }): Promise<void> {
   const { ctx, route, repoKey, value } = params;
   if (route.kind === 'info' && !(route.revision && isCommitHash(route.revision))) {
     const sha = (value as { sha?: unknown } | null)?.sha;
-    if (typeof sha === 'string' && isCommitHash(sha)) ctx.refs.set({ repoKey, revision: route.revision ?? 'main', commit: sha });
+    if (typeof sha !== 'string' || !isCommitHash(sha)) return;
+    const revision = route.revision ?? 'main';
+    ctx.refs.set({ repoKey, revision, commit: sha });
+    await ctx.store.noteRef({ repo: route.repo, revision, commit: sha });
   }
 }
 

@@ -16,6 +16,15 @@ export class RefPins {
     return params.anyAge || Date.now() - pin.at < this.ttlMs ? pin.commit : undefined;
   }
 
+  /** A branch now known to be at `commit` (clients that resolved the branch first then ask by commit). */
+  branchAt(params: { repoKey: string; commit: string }): string | undefined {
+    const prefix = `${params.repoKey}|`;
+    for (const [key, pin] of this.pins) {
+      if (key.startsWith(prefix) && pin.commit === params.commit && Date.now() - pin.at < this.ttlMs) return key.slice(prefix.length);
+    }
+    return undefined;
+  }
+
   set(params: { repoKey: string; revision: string; commit: string }): void {
     this.pins.set(`${params.repoKey}|${params.revision}`, { commit: params.commit, at: Date.now() });
   }

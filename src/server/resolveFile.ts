@@ -65,14 +65,17 @@ export async function resolveFile(params: { ctx: ServerContext; req: AppRequest;
   if (!isCommitHash(revision)) ctx.refs.set({ repoKey, revision, commit: meta.commit });
   ctx.facts.set(`${repoKey}|${meta.commit}|${path}`, facts);
 
-  const reader = await ctx.store.openBlob({ repo, revision, path, facts });
+  // Asked by commit right after resolving a branch to it (snapshotDownload does): the branch's ref
+  // goes into the cache with the file, so the mirror's cache reads like a client's.
+  const refRevision = isCommitHash(revision) ? (ctx.refs.branchAt({ repoKey, commit: meta.commit }) ?? revision) : revision;
+  const reader = await ctx.store.openBlob({ repo, revision: refRevision, path, facts });
   if (reader) return fileReply({ ctx, req, facts, reader, outcome: 'hit' });
   // A HEAD only needs the facts; the bytes move when someone GETs them.
   if (head) return fileReply({ ctx, req, facts, reader: undefined, outcome: 'miss' });
   const sameHost = new URL(meta.downloadUrl).origin === new URL(ctx.upstream).origin;
   const filling = ctx.store.fillBlob({
     repo,
-    revision,
+    revision: refRevision,
     path,
     facts,
     url: meta.downloadUrl,

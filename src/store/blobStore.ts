@@ -56,6 +56,11 @@ export interface BlobStore {
   fillBlob(params: FillParams): BlobReader;
   /** A file the cache holds at a commit or a ref it knows, without asking anyone (offline answers). */
   cachedFile(params: { repo: RepoRef; revision: string; path: string }): Promise<(FileFacts & { reader: BlobReader }) | undefined>;
+  /**
+   * Upstream said `revision` is `commit`: point the cache's ref at it if that commit's snapshot
+   * exists (a ref to a missing snapshot makes huggingface_hub's scan reject the repo).
+   */
+  noteRef(params: { repo: RepoRef; revision: string; commit: string }): Promise<void>;
   /** The commit a ref pointed to when the cache last saw it. */
   cachedRef(params: { repo: RepoRef; revision: string }): Promise<string | undefined>;
   /** Commit-keyed answers (trees, paths-info, revision info): never change, kept forever. */

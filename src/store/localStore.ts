@@ -14,6 +14,8 @@ import { readRef } from '../cache/readRefs.js';
 import { repoFolderName, type RepoRef } from '../cache/repoId.js';
 import { HUBCACHE_DIR_NAME, repoPaths } from '../cache/repoPaths.js';
 import { lookupCachedFile } from '../cache/resolveCachedFile.js';
+import { writeRef } from '../cache/writeRef.js';
+import { isCommitHash } from '../cache/revision.js';
 import { fetchBlob } from '../download/fetchBlob.js';
 import { BlobFill } from './blobFill.js';
 import type { BlobReader, BlobStore, FileFacts, FillParams, FillStatus } from './blobStore.js';
@@ -55,6 +57,9 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
       const linked = await readlink(paths.snapshotFile(facts.commit, path)).catch(() => undefined);
       if (linked !== paths.blobLinkTarget(facts.commit, path, facts.etag)) {
         await fetchBlob({ cacheDir, ...repo, revision, path, commit: facts.commit, etag: facts.etag, size: facts.size }).catch(() => undefined);
+      } else {
+        // The snapshot holds the file, so the branch asked for may point at it (only written when it changed).
+        await writeRef({ cacheDir, ...repo, revision, commit: facts.commit }).catch(() => undefined);
       }
       return fileReader(blobPath, facts);
     },
@@ -105,6 +110,12 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
       if (etag === undefined) return undefined;
       const facts: FileFacts = { commit: found.commit, etag, size: found.size };
       return { ...facts, reader: fileReader(found.path, facts) };
+    },
+
+    async noteRef({ repo, revision, commit }) {
+      if (isCommitHash(revision)) return;
+      const snapshot = await stat(repoPaths({ ...repo, cacheDir }).snapshot(commit)).catch(() => undefined);
+      if (snapshot?.isDirectory()) await writeRef({ cacheDir, ...repo, revision, commit }).catch(() => undefined);
     },
 
     async cachedRef({ repo, revision }) {
