@@ -159,17 +159,17 @@ http {
   throw lastError ?? new Error('nginx did not start');
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+/** Stops one child by its pid: QUIT by default (nginx's graceful stop of master and workers), SIGKILL after 3 s. */
+export async function stopChild(child: ChildProcess, exited: Promise<unknown>, signal: NodeJS.Signals = 'SIGQUIT'): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
-    // QUIT: graceful stop of the master and its workers (all our own children).
-    child.kill('SIGQUIT');
+    child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
     await exited;
     clearTimeout(timer);
   }
 }
 
-function freePort(): Promise<string> {
+export function freePort(): Promise<string> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -181,7 +181,7 @@ function freePort(): Promise<string> {
   });
 }
 
-async function waitForPort(port: number): Promise<boolean> {
+export async function waitForPort(port: number): Promise<boolean> {
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((resolve) => {

@@ -15,6 +15,7 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./verifyBench.js'),
   () => import('./rssBench.js'),
   () => import('./maintenanceBench.js'),
+  () => import('./serveBench.js'),
 
 ];
 

@@ -19,6 +19,11 @@ export interface Config {
   hfHome: string;
   /** Hub base URL without trailing slash. */
   endpoint: string;
+  /**
+   * Where `hubcache serve` fetches from: $HUBCACHE_UPSTREAM, else the real Hub. Not HF_ENDPOINT:
+   * in a stack that variable points clients at the mirror itself.
+   */
+  upstream: string;
   /** Bearer token, if any. Never print it. */
   token: string | undefined;
   /** Cache only: no network at all. */
@@ -161,6 +166,7 @@ export function resolveConfig(params: ResolveConfigParams = {}): Config {
       : nonEmpty(env.HF_ENDPOINT) !== undefined
         ? parseEndpoint({ value: env.HF_ENDPOINT as string, source: 'HF_ENDPOINT' })
         : DEFAULT_ENDPOINT;
+  const upstream = nonEmpty(env.HUBCACHE_UPSTREAM) !== undefined ? parseEndpoint({ value: env.HUBCACHE_UPSTREAM as string, source: 'HUBCACHE_UPSTREAM' }) : DEFAULT_ENDPOINT;
   const token =
     nonEmpty(params.token) ??
     nonEmpty(env.HF_TOKEN) ??
@@ -171,5 +177,5 @@ export function resolveConfig(params: ResolveConfigParams = {}): Config {
   const manifestPath = nonEmpty(env.HUBCACHE_MANIFEST) ? absolute(expandPath({ path: env.HUBCACHE_MANIFEST as string, env })) : undefined;
   const debug = isTruthyEnv(env.HUBCACHE_DEBUG);
   const metadataTimeoutMs = parseEtagTimeout(env.HF_HUB_ETAG_TIMEOUT);
-  return { cacheDir, hfHome, endpoint, token, offline, disableProgressBars, debug, manifestPath, metadataTimeoutMs };
+  return { cacheDir, hfHome, endpoint, upstream, token, offline, disableProgressBars, debug, manifestPath, metadataTimeoutMs };
 }

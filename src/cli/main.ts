@@ -40,6 +40,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   sync: async () => (await import('./commands/sync.js')).registerSyncCommand,
   env: async () => (await import('./commands/env.js')).registerEnvCommand,
   compose: async () => (await import('./commands/compose.js')).registerComposeCommand,
+  serve: async () => (await import('./commands/serve.js')).registerServeCommand,
 };
 
 function packageVersion(): string {

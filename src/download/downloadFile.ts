@@ -4,18 +4,12 @@
  *   -> pointer or blob already there? -> lock the blob -> resume or start a
  *   partial -> stream + hash -> verify size and hash -> chmod -> atomic
  *   rename into blobs/ -> relative link -> ref.
- * The lock only saves bandwidth; correctness comes from verifying before the
- * rename. A network failure falls back to the cached copy when there is one.
+ * Everything from the lock on is fetchBlob's (shared with the mirror's fills).
+ * A network failure falls back to the cached copy when there is one.
  */
-import { chmod, mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { HubcacheError, fromSystemError, isHubcacheError } from '../errors.js';
-import { hashAlgorithmForBlobName } from '../cache/etag.js';
-import { ensureCachedirTag } from '../cache/ensureCachedirTag.js';
-import { freshFileMode } from '../cache/freshFileMode.js';
-import { linkSnapshotFile } from '../cache/linkSnapshotFile.js';
-import { acquireLock, type HeldLock } from '../cache/lock.js';
+import { HubcacheError, isHubcacheError } from '../errors.js';
 import type { LockHolder } from '../cache/lockHolders.js';
 import { recordAccess } from '../cache/accessLog.js';
 import { lookupCachedFile } from '../cache/resolveCachedFile.js';
@@ -26,8 +20,7 @@ import { DEFAULT_REVISION, isCommitHash, validateRevision } from '../cache/revis
 import { writeRef } from '../cache/writeRef.js';
 import { getFileMetadata, type FileMetadata } from '../hub/getFileMetadata.js';
 import { withRetries } from '../hub/withRetries.js';
-import { adoptPartial, partialStatePath } from './adoptPartial.js';
-import { transferBlob } from './transferBlob.js';
+import { fetchBlob, isFileOfSize } from './fetchBlob.js';
 
 export type DownloadEvent =
   | { type: 'start'; path: string; size: number; resumedFrom: number }
@@ -152,165 +145,33 @@ async function downloadFileOnce(params: DownloadFileParams): Promise<DownloadFil
   }
 
   const pointer = paths.snapshotFile(meta.commit, params.path);
-  const blobPath = paths.blob(meta.etag);
   // Everything in place: no lock, no write (a read-only cache works).
-  if (await snapshotFileReady({ pointer, size: meta.size })) {
+  if (await isFileOfSize({ path: pointer, size: meta.size })) {
     // Read-only caches must keep working: the ref update is best effort here.
     await writeRef({ ...params, revision, commit: meta.commit }).catch(() => undefined);
     emit({ type: 'done', path: params.path, fromCache: true });
     return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: true, bytesDownloaded: 0 };
   }
 
-  try {
-    await mkdir(paths.blobsDir, { recursive: true });
-    await ensureCachedirTag({ cacheDir: params.cacheDir });
-  } catch (err) {
-    throw fromSystemError({ err, path: paths.repoDir, action: `prepare the cache for ${label}` });
-  }
-
-  // Linking a blob that is already here and a cleanup deleting it exclude each other through the
-  // blob's etag lock (huggingface_hub holds the same lock while it links): under the lock, a
-  // blob we see stays until our link is made, and a cleanup re-reads the links once it holds it.
-  let lock: HeldLock;
-  try {
-    lock = await acquireLock({
-      path: paths.lock(meta.etag),
-      ...(params.lockTimeoutMs !== undefined ? { timeoutMs: params.lockTimeoutMs } : {}),
-      signal: params.signal,
-      onWait: (info) => emit({ type: 'waiting-lock', path: params.path, holders: info.holders, waitedMs: info.waitedMs }),
-    });
-  } catch (err) {
-    const typed = fromSystemError({ err, path: paths.lock(meta.etag), action: `lock ${label}` });
-    // A read-only cache cannot hold a lock file: fine if another process linked the file meanwhile.
-    if (isHubcacheError(typed, 'E_PERMISSION') && (await snapshotFileReady({ pointer, size: meta.size }))) {
-      emit({ type: 'done', path: params.path, fromCache: true });
-      return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: true, bytesDownloaded: 0 };
-    }
-    throw typed;
-  }
-  try {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await mkdir(paths.blobsDir, { recursive: true });
-        // The ref is written only once the snapshot has the file: a ref to a commit without a
-        // snapshot makes huggingface_hub's cache scan reject the whole repo.
-        // The blob may be here already (another revision has it, or whoever held the lock just finished it).
-        const fromCache = await hasBlob({ blobPath, size: meta.size });
-        const bytesDownloaded = fromCache ? 0 : await fetchVerifiedBlob({ params, meta, blobPath, label, emit });
-        await linkSnapshotFile({ ...params, commit: meta.commit, path: params.path, etag: meta.etag });
-        await writeRef({ ...params, revision, commit: meta.commit });
-        emit({ type: 'done', path: params.path, fromCache });
-        return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache, bytesDownloaded };
-      } catch (err) {
-        // A cleanup removed a folder it found empty (blobs/, snapshots/<commit>/, refs/) between our
-        // mkdir and our use of it; nothing was half-written, so make it again and redo the step.
-        if (!isVanishedFolder(err) || attempt >= VANISHED_FOLDER_RETRIES) throw err;
-      }
-    }
-  } finally {
-    await lock.release();
-  }
-}
-
-/** Tries of the locked step when a folder it made disappears under it (a cleanup of empty folders). */
-const VANISHED_FOLDER_RETRIES = 5;
-
-function isVanishedFolder(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
-}
-
-async function snapshotFileReady(params: { pointer: string; size: number }): Promise<boolean> {
-  const stats = await stat(params.pointer).catch(() => undefined);
-  return stats !== undefined && stats.isFile() && stats.size === params.size;
-}
-
-async function hasBlob(params: { blobPath: string; size: number }): Promise<boolean> {
-  const stats = await stat(params.blobPath).catch(() => undefined);
-  // A blob of the wrong size is damage (truncated by a crash of a tool that does not verify):
-  // download again and let the verified rename replace it.
-  return stats !== undefined && stats.isFile() && stats.size === params.size;
-}
-
-async function fetchVerifiedBlob(args: {
-  params: DownloadFileParams;
-  meta: FileMetadata;
-  blobPath: string;
-  label: string;
-  emit: (event: DownloadEvent) => void;
-}): Promise<number> {
-  const { params, meta, blobPath, label, emit } = args;
-  const paths = repoPaths(params);
-  const algorithm = hashAlgorithmForBlobName({ name: meta.etag });
-  if (!algorithm) emit({ type: 'warning', path: params.path, message: `etag "${meta.etag}" is not a sha256 or git-sha1: only the size can be checked` });
   // Send the token to the bytes only if they are served by the host we addressed.
   const sameHost = new URL(meta.downloadUrl).origin === new URL(params.endpoint).origin;
-  let received = 0;
-  for (let attempt = 1; ; attempt++) {
-    const partialPath = `${blobPath}.${randomBytes(4).toString('hex')}.incomplete`;
-    const statePath = partialStatePath({ cacheDir: params.cacheDir, repoFolder: paths.folderName, partialPath });
-    const adopted =
-      attempt === 1
-        ? await adoptPartial({ cacheDir: params.cacheDir, repoFolder: paths.folderName, blobsDir: paths.blobsDir, etag: meta.etag, size: meta.size, partialPath })
-        : undefined;
-    emit({ type: 'start', path: params.path, size: meta.size, resumedFrom: adopted?.bytes ?? 0 });
-    let digest: string | undefined;
-    try {
-      const result = await transferBlob({
-        url: meta.downloadUrl,
-        token: sameHost ? params.token : undefined,
-        size: meta.size,
-        etag: meta.etag,
-        algorithm,
-        partialPath,
-        statePath,
-        resume: adopted,
-        connections: params.connections ?? DEFAULT_CONNECTIONS,
-        signal: params.signal,
-        ...(params.stallTimeoutMs !== undefined ? { stallTimeoutMs: params.stallTimeoutMs } : {}),
-        ...(params.retries !== undefined ? { retries: params.retries } : {}),
-        onBytes: (bytes) => emit({ type: 'progress', path: params.path, bytes }),
-        onRetry: (info) => emit({ type: 'retry', path: params.path, ...info }),
-        what: `download ${label}`,
-      });
-      received += result.received;
-      digest = result.digest;
-    } catch (err) {
-      // Keep the partial for a later resume unless it can never be used (full disk: free the space).
-      if (isHubcacheError(err, 'E_DISK_FULL')) await discard({ partialPath, statePath });
-      throw err;
-    }
-    if (digest === undefined || digest === meta.etag) {
-      await commitBlob({ partialPath, blobPath });
-      await unlink(statePath).catch(() => undefined);
-      return received;
-    }
-    await discard({ partialPath, statePath });
-    if (attempt >= 2) {
-      throw new HubcacheError({
-        code: 'E_INTEGRITY',
-        message: `Downloaded ${label} twice and its content does not match its etag both times (got ${algorithm} ${digest.slice(0, 16)}…, expected ${meta.etag.slice(0, 16)}…)`,
-        hint: 'A proxy or mirror may be altering files; nothing was written to the cache.',
-        data: { expected: meta.etag, actual: digest },
-      });
-    }
-    emit({ type: 'warning', path: params.path, message: `content did not match etag ${meta.etag.slice(0, 16)}…; discarded and downloading again` });
-  }
-}
-
-async function discard(params: { partialPath: string; statePath: string }): Promise<void> {
-  await unlink(params.partialPath).catch(() => undefined);
-  await unlink(params.statePath).catch(() => undefined);
-}
-
-async function commitBlob(params: { partialPath: string; blobPath: string }): Promise<void> {
-  const mode = await freshFileMode({ dir: dirname(params.blobPath) });
-  if (mode !== undefined) await chmod(params.partialPath, mode).catch(() => undefined);
-  try {
-    // The only way a file appears in blobs/: rename of a complete, verified partial.
-    await rename(params.partialPath, params.blobPath);
-  } catch (err) {
-    throw fromSystemError({ err, path: params.blobPath, action: 'move the verified download into the cache' });
-  }
+  const fetched = await fetchBlob({
+    ...params,
+    revision,
+    commit: meta.commit,
+    etag: meta.etag,
+    size: meta.size,
+    url: meta.downloadUrl,
+    token: sameHost ? params.token : undefined,
+    connections: params.connections ?? DEFAULT_CONNECTIONS,
+    onStart: (info) => emit({ type: 'start', path: params.path, ...info }),
+    onReceived: (bytes) => emit({ type: 'progress', path: params.path, bytes }),
+    onRetry: (info) => emit({ type: 'retry', path: params.path, ...info }),
+    onWaitingLock: (info) => emit({ type: 'waiting-lock', path: params.path, ...info }),
+    onWarning: (message) => emit({ type: 'warning', path: params.path, message }),
+  });
+  emit({ type: 'done', path: params.path, fromCache: fetched.fromCache });
+  return { path: pointer, commit: meta.commit, etag: meta.etag, size: meta.size, fromCache: fetched.fromCache, bytesDownloaded: fetched.bytesDownloaded };
 }
 
 async function recordAbsence(args: { params: DownloadFileParams; revision: string; commit: unknown }): Promise<void> {

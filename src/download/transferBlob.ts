@@ -44,6 +44,10 @@ export interface TransferBlobParams {
   stallTimeoutMs?: number;
   retries?: number;
   onBytes?: (bytes: number) => void;
+  /** The partial file is open (readers may follow it from now on). */
+  onOpened?: () => void;
+  /** Leading bytes of the partial that are on disk (after each write; lower after a restart from zero). */
+  onWatermark?: (bytes: number) => void;
   onRetry?: (info: { attempt: number; delayMs: number; message: string }) => void;
   what: string;
   /**
@@ -102,6 +106,8 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
       follower = params.algorithm && !single ? createHashFollower({ path: params.partialPath, algorithm: params.algorithm, size: params.size }) : undefined;
       const watermark = (): number => contiguousPrefix(segments);
       follower?.advance(watermark());
+      params.onOpened?.();
+      params.onWatermark?.(watermark());
       const controller = new AbortController();
       const onAbort = (): void => controller.abort(params.signal?.reason);
       params.signal?.addEventListener('abort', onAbort, { once: true });
@@ -123,6 +129,7 @@ export async function transferBlob(params: TransferBlobParams): Promise<Transfer
                 received += bytes;
                 state?.setDone(index, segment.done);
                 follower?.advance(watermark());
+                params.onWatermark?.(watermark());
                 params.onBytes?.(bytes);
               },
             }).catch((err: unknown) => {

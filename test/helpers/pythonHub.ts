@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -39,4 +39,21 @@ export function pythonScan(python: string, cacheDir: string): PythonScan {
   const r = spawnSync(python, ['-c', SCAN, cacheDir], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`python scan failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as PythonScan;
+}
+
+/** Runs a Python script without blocking this process (a server in this process may have to answer it). */
+export function runPython(params: { python: string; script: string; env?: Record<string, string | undefined>; timeoutMs?: number }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(params.python, ['-c', params.script], { env: { ...process.env, ...params.env } as NodeJS.ProcessEnv });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), params.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
 }

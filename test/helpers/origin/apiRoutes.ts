@@ -72,7 +72,7 @@ export async function handleApi(params: {
       const body = await readPathsInfoBody(req).catch((error: Error) => error);
       if (body instanceof Error) return fail({ status: 400, message: body.message });
       const entries = body.paths.flatMap((path) => {
-        const entry = entryJson({ repo, commit, path: path.replace(/\/+$/, ''), expand: body.expand });
+        const entry = entryJson({ repo, commit, path: path.replace(/\/+$/, ''), expand: body.expand, xet: ctx.xet });
         return entry === undefined ? [] : [entry];
       });
       return sendJson({ req, res, value: entries });
@@ -163,12 +163,12 @@ function sendTree(params: {
     // @huggingface/hub only follows absolute links, and wants whitespace after ';'.
     headers.Link = `<${next.href}>; rel="next"`;
   }
-  const value = page.map((p) => entryJson({ repo, commit, path: p, expand })!);
+  const value = page.map((p) => entryJson({ repo, commit, path: p, expand, xet: ctx.xet })!);
   sendJson({ req, res, value, headers });
 }
 
 /** Tree / paths-info entry, in the Hub's key order. */
-function entryJson(params: { repo: PreparedRepo; commit: PreparedCommit; path: string; expand: boolean }): Record<string, unknown> | undefined {
+function entryJson(params: { repo: PreparedRepo; commit: PreparedCommit; path: string; expand: boolean; xet?: boolean }): Record<string, unknown> | undefined {
   const { repo, commit, path, expand } = params;
   const file = commit.files.get(path);
   const dirOid = commit.dirs.get(path);
@@ -181,6 +181,7 @@ function entryJson(params: { repo: PreparedRepo; commit: PreparedCommit; path: s
     oid: file.oid,
     size: file.blob.size,
     ...(file.lfs && { lfs: lfsJson(file) }),
+    ...(file.lfs && params.xet && { xetHash: file.blob.sha256 }),
     path,
     ...(lastCommit && { lastCommit, securityFileStatus: SAFE_SCAN }),
   };

@@ -17,6 +17,8 @@ export interface OriginContext {
   treePageSize: number;
   stats: OriginStats;
   faults: FaultRegistry;
+  /** Advertise Xet storage like the Hub does for Xet-backed repos (headers, `xetHash` in trees). */
+  xet: boolean;
 }
 
 /** The fixed Last-Modified of every blob: the content never changes for a given etag. */

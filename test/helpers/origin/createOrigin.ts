@@ -28,6 +28,8 @@ export interface CreateOriginParams {
   cdnPort?: number;
   /** Tree entries per page (default 50: small enough that tests paginate). */
   treePageSize?: number;
+  /** Advertise Xet (X-Xet-* headers, `Link rel="xet-auth"`, `xetHash` in trees) as the Hub does. */
+  xet?: boolean;
 }
 
 export interface Origin {
@@ -59,6 +61,7 @@ export async function createOrigin(params: CreateOriginParams): Promise<Origin> 
     treePageSize: params.treePageSize ?? 50,
     stats: new OriginStats(),
     faults: new FaultRegistry(),
+    xet: params.xet ?? false,
   };
   const servers: Server[] = [];
   try {

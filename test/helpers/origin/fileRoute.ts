@@ -64,6 +64,7 @@ export async function handleFile(params: {
     const body = Buffer.from(`Found. Redirecting to ${location}`);
     res.writeHead(302, {
       ...commitHeader,
+      ...(ctx.xet ? xetHeaders({ hubUrl: ctx.hubUrl, sha256: file.blob.sha256 }) : {}),
       Location: location,
       ETag: `"${file.blob.sha256}"`,
       'X-Linked-Etag': `"${file.blob.sha256}"`,
@@ -99,4 +100,13 @@ export async function handleFile(params: {
 export function contentDisposition(params: { kind: 'inline' | 'attachment'; name: string }): string {
   const ascii = params.name.replace(/[^\x20-\x7e]|["\\]/g, '_');
   return `${params.kind}; filename*=UTF-8''${encodeURIComponent(params.name)}; filename="${ascii}";`;
+}
+
+/** What the Hub adds for Xet-backed files: clients that see it switch to the Xet protocol. */
+export function xetHeaders(params: { hubUrl: string; sha256: string }): Record<string, string> {
+  return {
+    'X-Xet-Hash': params.sha256,
+    'X-Xet-Refresh-Route': `/api/models/xet-read-token/${params.sha256}`,
+    Link: `<${params.hubUrl}/api/xet-auth>; rel="xet-auth", <${params.hubUrl}/api/xet-reconstruction/${params.sha256}>; rel="xet-reconstruction-info"`,
+  };
 }

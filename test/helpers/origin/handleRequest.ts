@@ -9,6 +9,7 @@ import { handleCdn } from './cdnRoute.js';
 import type { OriginContext } from './context.js';
 import type { FaultTarget } from './faults.js';
 import { handleFile } from './fileRoute.js';
+import { handleRefsRoutes } from './refsRoutes.js';
 import { sendHubError } from './hubError.js';
 import { parseTarget, splitRevision, type Target } from './parseTarget.js';
 import { resolveRevision, type PreparedFixture } from './prepareFixture.js';
@@ -48,6 +49,7 @@ export async function handleRequest(params: { ctx: OriginContext; req: IncomingM
       const headers: Record<string, string> = statusFault.retryAfter === undefined ? {} : { 'Retry-After': String(statusFault.retryAfter) };
       return sendHubError({ req, res, error: { status: statusFault.status, message: statusFault.message ?? 'Injected fault', headers } });
     }
+    if (role !== 'cdn' && handleRefsRoutes({ ctx, req, res, url })) return;
     switch (target.kind) {
       case 'file':
         return await handleFile({ ctx, req, res, target, faultTarget });

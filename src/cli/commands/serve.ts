@@ -1,0 +1,136 @@
+/** `hubcache serve`: a pull-through Hub mirror over the cache (HF_ENDPOINT for every other client). */
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { HubcacheError } from '../../errors.js';
+import { createApp } from '../../server/createApp.js';
+import { listen } from '../../server/listen.js';
+import { loadKnownPublic, saveKnownPublic } from '../../server/knownPublic.js';
+import { createLocalStore } from '../../store/localStore.js';
+import { addCommonOptions, runCommand, type CommonOptions } from '../context.js';
+import { parsePositiveInt } from '../parsePositiveInt.js';
+
+interface ServeOptions extends CommonOptions {
+  host: string;
+  port: string;
+  upstream?: string;
+  offline?: boolean;
+  tokenFile?: string;
+  timeout: string;
+  refTtl: string;
+  accessTtl: string;
+  maxConnections: string;
+  grace: string;
+  log: boolean;
+}
+
+export function registerServeCommand(program: Command): void {
+  const cmd = program
+    .command('serve')
+    .description('run a pull-through Hugging Face Hub mirror over the cache: clients set HF_ENDPOINT to it, each file crosses the internet once')
+    .option('--host <host>', 'address to bind (0.0.0.0 to serve other machines)', '127.0.0.1')
+    .option('-p, --port <port>', 'port to listen on', '8090')
+    .option('--upstream <url>', 'the Hub to mirror (default: $HUBCACHE_UPSTREAM, else https://huggingface.co)')
+    .option('--offline', 'never ask upstream: serve the cache and the last known branch mappings')
+    .option('--token-file <file>', 'client tokens, one per line: clients must send one; upstream then gets $HF_TOKEN')
+    .option('--timeout <seconds>', 'wait this long for an upstream metadata answer before answering from the cache', '10')
+    .option('--ref-ttl <seconds>', 'reuse a branch -> commit answer this long', '30')
+    .option('--access-ttl <seconds>', "remember upstream's yes to a client's token this long", '300')
+    .option('--max-connections <n>', 'open client connections at most', '1024')
+    .option('--grace <seconds>', 'on SIGTERM, answers in flight get this long to finish before fills are abandoned', '10')
+    .option('--no-log', 'no request log on stderr');
+  addCommonOptions(cmd).addHelpText(
+    'after',
+    `
+Clients: HF_ENDPOINT=http://HOST:PORT for huggingface_hub, transformers and hubcache;
+MODEL_ENDPOINT=http://HOST:PORT/ for llama.cpp; hubUrl for @huggingface/hub.
+Files land in the same Hub-layout cache that local services mount (--cache-dir / HF_HOME).
+
+Access: without --token-file, each client's own token is passed upstream and upstream decides;
+a cached private or gated file is served only to a client upstream allowed within --access-ttl.
+With --token-file, only clients presenting a listed token are served, and the mirror fetches with
+its own HF_TOKEN. Upstream down or slow: 502/504 (Python clients then use their own cache).
+Xet is hidden from clients so they download over plain HTTP through the mirror; huggingface_hub
+refuses plain-HTTP files over 50 GB.
+
+Examples:
+  $ hubcache serve                                   # 127.0.0.1:8090, cache from $HF_HOME
+  $ hubcache serve --host 0.0.0.0 --token-file /run/secrets/mirror-tokens
+  $ HF_ENDPOINT=http://127.0.0.1:8090 hf download Qwen/Qwen3-0.6B
+  $ curl -s http://127.0.0.1:8090/metrics`,
+  );
+  cmd.action(
+    runCommand(async ({ config, out }, options: ServeOptions) => {
+      const port = parsePositiveInt({ text: options.port, name: '--port', min: 0, max: 65535 });
+      const upstream = (options.upstream ?? config.upstream).replace(/\/+$/, '');
+      if (!/^https?:\/\/[^/]+/i.test(upstream)) {
+        throw new HubcacheError({ code: 'E_USAGE', message: `--upstream must be an http:// or https:// URL, got "${upstream.slice(0, 100)}"` });
+      }
+      const clientTokens = options.tokenFile === undefined ? undefined : await readTokens(options.tokenFile);
+      const store = createLocalStore({
+        cacheDir: config.cacheDir,
+        onUpstreamBytes: (bytes) => {
+          app.metrics.upstreamBytes += bytes;
+        },
+        onFillEnd: (fill) => {
+          if (options.log) process.stderr.write(`${JSON.stringify({ event: 'fill', ...fill })}\n`);
+        },
+      });
+      const knownPublic = await loadKnownPublic({ cacheDir: config.cacheDir });
+      const app = createApp({
+        store,
+        upstream,
+        offline: options.offline === true || config.offline,
+        clientTokens,
+        upstreamToken: clientTokens ? config.token : undefined,
+        upstreamTimeoutMs: parsePositiveInt({ text: options.timeout, name: '--timeout', min: 1, max: 600 }) * 1000,
+        refTtlMs: parsePositiveInt({ text: options.refTtl, name: '--ref-ttl', min: 0, max: 86400 }) * 1000,
+        accessTtlMs: parsePositiveInt({ text: options.accessTtl, name: '--access-ttl', min: 0, max: 86400 }) * 1000,
+        knownPublic,
+        onPublic: () => void saveKnownPublic({ cacheDir: config.cacheDir, keys: app.context.access.publicKeys() }).catch(() => undefined),
+        ...(options.log ? { log: (record) => process.stderr.write(`${JSON.stringify(record)}\n`) } : {}),
+      });
+      const server = await listen({
+        app,
+        host: options.host,
+        port,
+        maxConnections: parsePositiveInt({ text: options.maxConnections, name: '--max-connections', min: 1, max: 100_000 }),
+        graceMs: parsePositiveInt({ text: options.grace, name: '--grace', min: 0, max: 3600 }) * 1000,
+        onClose: () => store.close(),
+      });
+      out.result({
+        data: { url: server.url, cacheDir: config.cacheDir, upstream, offline: app.context.offline },
+        text: `hubcache serve: ${server.url} (cache ${config.cacheDir}, upstream ${app.context.offline ? 'off (offline)' : upstream})`,
+      });
+      // SIGTERM (docker stop) and Ctrl-C: finish answers in flight, abandon fills cleanly, exit 0.
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          void server.close().then(resolve);
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+      return 0;
+    }),
+  );
+}
+
+async function readTokens(path: string): Promise<Set<string>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new HubcacheError({ code: 'E_USAGE', message: `Cannot read --token-file ${path}: ${(err as Error).message}`, cause: err });
+  }
+  // One token per line; `name:token` keeps a label beside it; # comments and blank lines are skipped.
+  const tokens = new Set(
+    text
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'))
+      .map((line) => line.slice(line.lastIndexOf(':') + 1).trim()),
+  );
+  if (tokens.size === 0) throw new HubcacheError({ code: 'E_USAGE', message: `--token-file ${path} holds no token` });
+  return tokens;
+}

@@ -1,0 +1,73 @@
+/**
+ * The one boundary between the mirror's routes and where bytes live. Routes ask a store for a
+ * committed blob, start or join the single fill of a missing one, and keep commit-keyed metadata;
+ * they never see paths. The local Hub-layout cache implements it today (`localStore`); a shared
+ * object store can implement the same interface without touching a route.
+ */
+import type { Readable } from 'node:stream';
+import type { RepoRef } from '../cache/repoId.js';
+
+/** A readable view of one blob, committed or still being filled. */
+export interface BlobReader {
+  readonly etag: string;
+  readonly size: number;
+  /** True when the bytes come from the cache (no fill was needed). */
+  readonly cached: boolean;
+  /**
+   * Bytes `start..end` (end exclusive). For a blob being filled it waits for each byte to be on
+   * disk, and holds back the last byte until the whole blob is verified: a fill that fails
+   * verification ends the stream with an error, so a client sees a broken transfer, never a
+   * complete wrong file.
+   */
+  stream(params: { start: number; end: number }): Readable;
+}
+
+/** What the Hub said about one file at one commit (the HEAD of its resolve URL). */
+export interface FileFacts {
+  commit: string;
+  etag: string;
+  size: number;
+}
+
+export interface FillParams {
+  repo: RepoRef;
+  /** The revision the client asked for (a ref is written for it once the file is in the snapshot). */
+  revision: string;
+  path: string;
+  facts: FileFacts;
+  /** Where the bytes are upstream (the Hub or its CDN) and the token for that first hop. */
+  url: string;
+  token: string | undefined;
+}
+
+export interface FillStatus {
+  repo: string;
+  path: string;
+  etag: string;
+  size: number;
+  written: number;
+  startedAt: number;
+}
+
+export interface BlobStore {
+  /** A committed, complete blob, or undefined. Also links it into the snapshot when it is missing there. */
+  openBlob(params: { repo: RepoRef; revision: string; path: string; facts: FileFacts }): Promise<BlobReader | undefined>;
+  /** The one fill of this blob: the first caller starts it, later callers join it. */
+  fillBlob(params: FillParams): BlobReader;
+  /** A file the cache holds at a commit or a ref it knows, without asking anyone (offline answers). */
+  cachedFile(params: { repo: RepoRef; revision: string; path: string }): Promise<(FileFacts & { reader: BlobReader }) | undefined>;
+  /**
+   * Upstream said `revision` is `commit`: point the cache's ref at it if that commit's snapshot
+   * exists (a ref to a missing snapshot makes huggingface_hub's scan reject the repo).
+   */
+  noteRef(params: { repo: RepoRef; revision: string; commit: string }): Promise<void>;
+  /** The commit a ref pointed to when the cache last saw it. */
+  cachedRef(params: { repo: RepoRef; revision: string }): Promise<string | undefined>;
+  /** Commit-keyed answers (trees, paths-info, revision info): never change, kept forever. */
+  getMeta(params: { key: string }): Promise<Buffer | undefined>;
+  putMeta(params: { key: string; value: Buffer }): Promise<void>;
+  /** Fills in flight (metrics and the dashboard). */
+  fills(): FillStatus[];
+  /** Stops accepting fills and abandons the running ones cleanly (nothing half-written becomes a blob). */
+  close(): Promise<void>;
+}
