@@ -36,6 +36,9 @@ export async function resolveFile(params: { ctx: ServerContext; req: AppRequest;
   if (known && ctx.access.mayServeCached({ ...access, offline: false })) {
     const reader = await ctx.store.openBlob({ repo, revision, path, facts: known });
     if (reader) return fileReply({ ctx, req, facts: known, reader, outcome: 'hit' });
+    // Being filled for another client right now: join it (no second HEAD upstream).
+    const filling = head ? undefined : ctx.store.runningFill({ repo, etag: known.etag });
+    if (filling) return fileReply({ ctx, req, facts: known, reader: filling, outcome: 'miss' });
   }
 
   // 2. Offline: the cache and the last known mappings are all there is.

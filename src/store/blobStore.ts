@@ -52,6 +52,8 @@ export interface FillStatus {
 export interface BlobStore {
   /** A committed, complete blob, or undefined. Also links it into the snapshot when it is missing there. */
   openBlob(params: { repo: RepoRef; revision: string; path: string; facts: FileFacts }): Promise<BlobReader | undefined>;
+  /** The fill of this blob running now, if any (a request that knows the file's facts joins it without asking upstream). */
+  runningFill(params: { repo: RepoRef; etag: string }): BlobReader | undefined;
   /** The one fill of this blob: the first caller starts it, later callers join it. */
   fillBlob(params: FillParams): BlobReader;
   /** A file the cache holds at a commit or a ref it knows, without asking anyone (offline answers). */

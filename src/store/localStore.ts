@@ -64,6 +64,11 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
       return fileReader(blobPath, facts);
     },
 
+    runningFill({ repo, etag }) {
+      const fill = running.get(`${repoFolderName(repo)}|${etag}`);
+      return fill?.state === 'running' ? fill.reader() : undefined;
+    },
+
     fillBlob(fill: FillParams) {
       const key = `${repoFolderName(fill.repo)}|${fill.facts.etag}`;
       const existing = running.get(key);

@@ -99,6 +99,12 @@ describe('cold fills', () => {
       // One transfer: the origin sent the file's bytes once (give or take one chunk of a retried read).
       expect(origin.stats.bytesByBlob.get(file.etag)).toBe(BIG);
       expect(origin.stats.requests.cdn + origin.stats.requests.getResolve).toBe(1);
+      // One metadata HEAD too: the simultaneous requests share it, later ones join the running fill.
+      expect(origin.stats.requests.head).toBe(1);
+      origin.stats.reset();
+      const late = await Promise.all([get({ url }), get({ url, range: [BIG - 5] })]);
+      expect(late.map((r) => r.status)).toEqual([200, 206]);
+      expect(origin.stats.requests.head + origin.stats.requests.cdn).toBe(0);
     } finally {
       await mirror.close();
     }
@@ -121,6 +127,27 @@ describe('cold fills', () => {
         expect(await sha256File(join(mirror.cacheDir, 'models--acme--big', 'blobs', file.etag))).toBe(file.blob.sha256);
       }
     } finally {
+      await mirror.close();
+    }
+  });
+
+  it('a request arriving while a fill runs joins it: no second HEAD or body request upstream', async () => {
+    const mirror = await startMirror({ upstream: origin.url });
+    try {
+      const file = origin.file({ repoId: 'acme/big', path: 'mid-a.bin' });
+      origin.faults.add({ kind: 'trickle', bytesPerSecond: 8 * MiB, match: { path: 'mid-a.bin' } });
+      origin.stats.reset();
+      const url = `${mirror.url}/acme/big/resolve/main/mid-a.bin`;
+      const first = get({ url });
+      // Wait until the fill is visibly under way, then ask again.
+      while ((mirror.store.fills()[0]?.written ?? 0) < MiB) await new Promise((r) => setTimeout(r, 20));
+      const second = await get({ url });
+      expect(second.sha256).toBe(file.blob.sha256);
+      expect((await first).sha256).toBe(file.blob.sha256);
+      expect(origin.stats.requests.head).toBe(1);
+      expect(origin.stats.requests.cdn + origin.stats.requests.getResolve).toBe(1);
+    } finally {
+      origin.faults.clear();
       await mirror.close();
     }
   });
