@@ -13,6 +13,7 @@
  * second port); `kind` says which one ran. HUBCACHE_BENCH_NGINX=0 forces the
  * node origin, HUBCACHE_BENCH_NGINX=/path/to/nginx picks a binary.
  */
+import { nginxConf } from './nginxConf.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
@@ -91,22 +92,12 @@ async function startNginx(params: { nginx: string; origin: Origin; workDir: stri
     const errorLog = join(prefix, 'error.log');
     await writeFile(
       conf,
-      `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes auto;
-pid ${join(prefix, 'nginx.pid')};
-error_log ${errorLog} warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_timeout 30s;
-  default_type application/octet-stream;
-  client_body_temp_path ${join(prefix, 'tmp', 'body')};
-  proxy_temp_path ${join(prefix, 'tmp', 'proxy')};
-  fastcgi_temp_path ${join(prefix, 'tmp', 'fastcgi')};
-  uwsgi_temp_path ${join(prefix, 'tmp', 'uwsgi')};
-  scgi_temp_path ${join(prefix, 'tmp', 'scgi')};
-  server {
+      nginxConf({
+        prefix,
+        pidFile: join(prefix, 'nginx.pid'),
+        errorLog,
+        workerConnections: 256,
+        servers: `  server {
     listen 127.0.0.1:${cdnPort};
     location /cdn/lfs/ { root ${root}; }
   }
@@ -119,9 +110,8 @@ http {
       proxy_buffering off;
       proxy_redirect http://127.0.0.1:${originPort}/cdn/ http://127.0.0.1:${cdnPort}/cdn/;
     }
-  }
-}
-`,
+  }`,
+      }),
     );
     const child = spawn(params.nginx, ['-p', prefix, '-e', errorLog, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort, stopChild, waitForPort } from './benchServer.js';
 import { withChildren } from './processCpu.js';
+import { nginxConf } from './nginxConf.js';
 
 export interface NginxFileServer {
   /** `${url}/some/file` serves `${root}/some/file`. */
@@ -27,31 +28,15 @@ export async function startNginxFileServer(params: { nginx: string; root: string
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const conf = join(prefix, `nginx-${port}.conf`);
-    // `worker_processes auto` (one per core) and sendfile are Debian's defaults: nginx as people run it.
-    // Workers run as root only when we are root: the bench's temp folders are 0700.
     await writeFile(
       conf,
-      `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes auto;
-pid ${join(prefix, `nginx-${port}.pid`)};
-error_log ${errorLog} warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_timeout 30s;
-  default_type application/octet-stream;
-  client_body_temp_path ${join(prefix, 'tmp', 'body')};
-  proxy_temp_path ${join(prefix, 'tmp', 'proxy')};
-  fastcgi_temp_path ${join(prefix, 'tmp', 'fastcgi')};
-  uwsgi_temp_path ${join(prefix, 'tmp', 'uwsgi')};
-  scgi_temp_path ${join(prefix, 'tmp', 'scgi')};
-  server {
-    listen 127.0.0.1:${port};
-    location / { root ${params.root}; }
-  }
-}
-`,
+      nginxConf({
+        prefix,
+        pidFile: join(prefix, `nginx-${port}.pid`),
+        errorLog,
+        workerConnections: 1024,
+        servers: `  server {\n    listen 127.0.0.1:${port};\n    location / { root ${params.root}; }\n  }`,
+      }),
     );
     const child = spawn(params.nginx, ['-p', prefix, '-e', errorLog, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
