@@ -10,6 +10,7 @@ import { BoundedMap } from './boundedMap.js';
 import { Metrics } from './metrics.js';
 import { parseRoute, type Route } from './parseRoute.js';
 import { proxyMetadata } from './proxyMetadata.js';
+import { proxyWhoami } from './proxyWhoami.js';
 import { DEFAULT_REF_TTL_MS, RefPins } from './refPins.js';
 import { hubErrorReply, jsonReply, textReply, type AppRequest, type Reply } from './reply.js';
 import { resolveFile } from './resolveFile.js';
@@ -87,6 +88,7 @@ export function createApp(params: CreateAppParams): App {
     if (target.kind === 'not-found') return hubErrorReply({ status: 404, message: 'Not found' });
     const admission = context.access.admit({ authorization: req.headers.authorization });
     if (!admission.ok) return hubErrorReply({ status: admission.status, message: admission.message });
+    if (target.kind === 'whoami') return proxyWhoami({ ctx: context, req, admission });
     if (target.kind === 'resolve') {
       if (req.method !== 'GET' && req.method !== 'HEAD') return hubErrorReply({ status: 405, message: 'Use GET or HEAD here' });
       return resolveFile({ ctx: context, req, route: target, admission });

@@ -16,6 +16,7 @@ export type Route =
   | { kind: 'paths-info'; repo: RepoRef; revision: string }
   | { kind: 'refs'; repo: RepoRef }
   | { kind: 'manifest'; repoId: string; tag: string }
+  | { kind: 'whoami' }
   | { kind: 'healthz' }
   | { kind: 'metrics' }
   | { kind: 'not-found' }
@@ -44,6 +45,7 @@ function parse(rawPath: string): Route {
   const segments = rawPath.slice(1).split('/').map(decodeSegment);
   if (segments.length === 1 && segments[0] === 'healthz') return { kind: 'healthz' };
   if (segments.length === 1 && segments[0] === 'metrics') return { kind: 'metrics' };
+  if (segments.length === 2 && segments[0] === 'api' && segments[1] === 'whoami-v2') return { kind: 'whoami' };
   if (segments[0] === 'api') return parseApi(segments.slice(1));
   if (segments[0] === 'v2' && segments.length === 5 && segments[3] === 'manifests') {
     const repoId = `${segments[1]}/${segments[2]}`;

@@ -155,6 +155,9 @@ describe('access: private and gated content is served only to clients upstream a
         expect(wrong.status).toBe(401);
       }
       expect((await fetchAll(`${mirror.url}/api/models/acme/secret/tree/main`)).status).toBe(401);
+      // whoami goes upstream with the client's own token, every time.
+      expect(JSON.parse((await fetchAll(`${mirror.url}/api/whoami-v2`, auth(TOKEN))).body.toString()).name).toBe('hubcache-test');
+      expect((await fetchAll(`${mirror.url}/api/whoami-v2`)).status).toBe(401);
       // Gated: metadata for everyone, files only with access.
       expect((await fetchAll(`${mirror.url}/api/models/acme/gated/revision/main`)).status).toBe(200);
       expect((await fetchAll(`${mirror.url}/acme/gated/resolve/main/model.gguf`, auth(TOKEN))).status).toBe(200);
