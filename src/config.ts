@@ -96,7 +96,7 @@ export function resolveHfHome(params: { env: NodeJS.ProcessEnv }): string {
 }
 
 /**
- * Cache root precedence (DESIGN.md section 1): --cache-dir, HF_HUB_CACHE,
+ * Cache root precedence (as huggingface_hub resolves it): --cache-dir, HF_HUB_CACHE,
  * HUGGINGFACE_HUB_CACHE, $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub,
  * ~/.cache/huggingface/hub.
  */

@@ -2,7 +2,7 @@
  * Cache locks that exclude huggingface_hub (Python filelock's UnixFileLock),
  * util-linux flock and llama.cpp: an flock(2) exclusive lock on
  * `<root>/.locks/<repo-folder>/<etag>.lock`, taken exactly the way filelock
- * takes it (see DESIGN.md section 1):
+ * takes it (huggingface_hub's filelock rules for the shared cache):
  *
  *   open(O_RDWR|O_CREAT|O_NOFOLLOW, 0664)  no truncation before we hold it
  *   flock(LOCK_EX|LOCK_NB)                 polled, so the event loop never blocks

@@ -1,4 +1,4 @@
-/** URLs of the Hub HTTP API (DESIGN.md section 2), with each part encoded the way huggingface_hub does. */
+/** URLs of the Hub HTTP API (as huggingface_hub builds them), with each part encoded the way huggingface_hub does. */
 import type { RepoRef } from '../cache/repoId.js';
 
 function typePrefix(repoType: RepoRef['repoType']): string {

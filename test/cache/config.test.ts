@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig, expandPath } from '../../src/config.js';
 
-describe('cache root resolution (DESIGN.md section 1)', () => {
+describe('cache root resolution (huggingface_hub precedence)', () => {
   const base = { HOME: '/home/u' };
   it('follows the documented precedence', () => {
     expect(resolveConfig({ env: { ...base } }).cacheDir).toBe('/home/u/.cache/huggingface/hub');
