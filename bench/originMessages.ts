@@ -1,7 +1,11 @@
 /** What `originProcess` and the bench say to each other over the IPC channel. */
 import type { RouteKind } from '../test/helpers/origin/stats.js';
 
-export type OriginRequest = { type: 'stats' } | { type: 'reset' };
+export type OriginRequest =
+  | { type: 'stats' }
+  | { type: 'reset' }
+  /** Serve blob bodies at about this rate from now on (a WAN upstream); undefined: full speed again. */
+  | { type: 'throttle'; bytesPerSecond: number | undefined };
 
 export interface OriginReady {
   type: 'ready';

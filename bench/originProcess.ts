@@ -32,8 +32,12 @@ send({
 });
 
 process.on('message', (request: OriginRequest) => {
+  if (request.type === 'throttle') {
+    origin.faults.clear();
+    if (request.bytesPerSecond !== undefined) origin.faults.add({ kind: 'trickle', bytesPerSecond: request.bytesPerSecond, match: { route: 'cdn' }, times: Infinity });
+  }
   if (request.type === 'reset') origin.stats.reset();
-  if (request.type === 'reset' || request.type === 'stats') {
+  {
     const { stats } = origin;
     send({ type: 'stats', requests: { ...stats.requests }, bodyBytes: stats.bodyBytes, blobBytes: stats.bytesByBlob.get(file.etag) ?? 0 });
   }

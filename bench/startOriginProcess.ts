@@ -15,6 +15,8 @@ export interface OriginProcess {
   stats(): Promise<OriginStatsMessage>;
   /** Zeroes the counters; resolves with the (zeroed) stats once the origin did it. */
   reset(): Promise<OriginStatsMessage>;
+  /** Blob bodies at about this rate from now on (undefined: full speed); resolves once applied. */
+  throttle(bytesPerSecond: number | undefined): Promise<OriginStatsMessage>;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ export async function startOriginProcess(params: { repoId: string; path: string;
     pid: child.pid ?? 0,
     stats: () => ask({ type: 'stats' }),
     reset: () => ask({ type: 'reset' }),
+    throttle: (bytesPerSecond) => ask({ type: 'throttle', bytesPerSecond }),
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.disconnect();
