@@ -13,10 +13,11 @@ import { runCli } from '../helpers/runCli.js';
 
 const SIZE = 256 * 1024 * 1024;
 let origin: Origin;
+/** Its CDN on https (self-signed, trusted through NODE_EXTRA_CA_CERTS): the real path of LFS bytes. */
+let tlsOrigin: Origin;
 
 beforeAll(async () => {
-  origin = await createOrigin({
-    fixture: {
+  const fixture = {
       repos: [
         linearRepo({
           repoId: 'acme/big',
@@ -31,30 +32,39 @@ beforeAll(async () => {
           ],
         }),
       ],
-    },
-  });
+  };
+  origin = await createOrigin({ fixture });
+  tlsOrigin = await createOrigin({ fixture, cdnTls: true });
 }, 120_000);
-afterAll(async () => origin?.close());
+afterAll(async () => {
+  await origin?.close();
+  await tlsOrigin?.close();
+});
 
 describe('concurrent downloads', () => {
-  it('8 processes downloading the same 256 MiB file: the body crosses the network once, all 8 get the verified file', async () => {
+  it.each(['http', 'https'] as const)('8 processes downloading the same 256 MiB file (CDN over %s): the body crosses the network once, all 8 get the verified file', async (scheme) => {
+    const from = scheme === 'https' ? tlsOrigin : origin;
     const cacheDir = join(await makeTempDir(), 'hub');
-    const expected = origin.file({ repoId: 'acme/big', path: 'model.gguf' });
+    const expected = from.file({ repoId: 'acme/big', path: 'model.gguf' });
     // Slow enough that all 8 are running while the first downloads.
-    origin.faults.add({ kind: 'trickle', bytesPerSecond: 128 * 1024 * 1024, match: { path: 'model.gguf' }, times: Infinity });
-    origin.stats.reset();
+    from.faults.add({ kind: 'trickle', bytesPerSecond: 128 * 1024 * 1024, match: { path: 'model.gguf' }, times: Infinity });
+    from.stats.reset();
     const runs = await Promise.all(
       Array.from({ length: 8 }, () =>
-        runCli({ args: ['download', 'acme/big', 'model.gguf', '--json', '--cache-dir', cacheDir], env: { HF_ENDPOINT: origin.url }, timeoutMs: 120_000 }),
+        runCli({
+          args: ['download', 'acme/big', 'model.gguf', '--json', '--cache-dir', cacheDir],
+          env: { HF_ENDPOINT: from.url, ...(from.caFile ? { NODE_EXTRA_CA_CERTS: from.caFile } : {}) },
+          timeoutMs: 120_000,
+        }),
       ),
     );
-    origin.faults.clear();
+    from.faults.clear();
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
     const results = runs.map((r) => r.json());
     expect(new Set(results.map((r) => r.path)).size).toBe(1);
     expect(results.filter((r) => !r.fromCache)).toHaveLength(1);
     // Served once: every body byte of this blob counted by the origin adds up to one copy.
-    expect(origin.stats.bytesByBlob.get(expected.etag) ?? 0).toBe(SIZE);
+    expect(from.stats.bytesByBlob.get(expected.etag) ?? 0).toBe(SIZE);
     expect(await sha256File(results[0].path)).toBe(expected.etag);
     // The waiters said whom they waited for.
     expect(runs.some((r) => /waiting for pid \d+/.test(r.stderr))).toBe(true);

@@ -15,10 +15,13 @@ import { runCli } from '../helpers/runCli.js';
 
 const BIG = 8 * 1024 * 1024;
 let origin: Origin;
+/** The same Hub with its CDN on https (self-signed, trusted through NODE_EXTRA_CA_CERTS): the real path of LFS bytes. */
+let tlsOrigin: Origin;
+type Scheme = 'http' | 'https';
+const originOf = (scheme: Scheme): Origin => (scheme === 'https' ? tlsOrigin : origin);
 
-beforeAll(async () => {
-  origin = await createOrigin({
-    fixture: {
+function faultyFixture(): Parameters<typeof createOrigin>[0]['fixture'] {
+  return {
       repos: [
         linearRepo({
           repoId: 'acme/faulty',
@@ -32,15 +35,23 @@ beforeAll(async () => {
           ],
         }),
       ],
-    },
-  });
-}, 60_000);
-afterAll(async () => origin?.close());
+  };
+}
 
-function download(params: { cacheDir: string; file: string; extra?: string[]; env?: Record<string, string | undefined> }) {
+beforeAll(async () => {
+  origin = await createOrigin({ fixture: faultyFixture() });
+  tlsOrigin = await createOrigin({ fixture: faultyFixture(), cdnTls: true });
+}, 60_000);
+afterAll(async () => {
+  await origin?.close();
+  await tlsOrigin?.close();
+});
+
+function download(params: { cacheDir: string; file: string; extra?: string[]; env?: Record<string, string | undefined>; scheme?: Scheme }) {
+  const from = originOf(params.scheme ?? 'http');
   return runCli({
     args: ['download', 'acme/faulty', params.file, '--json', '--timeout', '1', '--retries', '2', '--cache-dir', params.cacheDir, ...(params.extra ?? [])],
-    env: { HF_ENDPOINT: origin.url, ...params.env },
+    env: { HF_ENDPOINT: from.url, ...(from.caFile ? { NODE_EXTRA_CA_CERTS: from.caFile } : {}), ...params.env },
     timeoutMs: 60_000,
   });
 }
@@ -69,8 +80,10 @@ const transient: Array<{ name: string; fault: Fault }> = [
   { name: 'slow trickle', fault: { kind: 'trickle', bytesPerSecond: 4 * 1024 * 1024 } },
 ];
 
+describe.each(['http', 'https'] as const)('over %s', (scheme) => {
 describe('transient faults end in a verified file', () => {
   it.each(transient)('$name', async ({ fault }) => {
+    const origin = originOf(scheme);
     const cacheDir = join(await makeTempDir(), 'hub');
     const expected = origin.file({ repoId: 'acme/faulty', path: 'weights.safetensors' });
     if (fault.kind === 'ignoreRange') {
@@ -78,9 +91,11 @@ describe('transient faults end in a verified file', () => {
       origin.faults.add({ kind: 'reset', afterBytes: 2_000_000, match: { route: 'cdn' }, times: 1 });
     }
     origin.faults.add({ ...fault, match: { ...(fault.kind === 'status' ? {} : { route: 'cdn' }), path: 'weights.safetensors' }, times: 1 });
-    const res = await download({ cacheDir, file: 'weights.safetensors', extra: ['--connections', '1'] });
+    const res = await download({ cacheDir, file: 'weights.safetensors', extra: ['--connections', '1'], scheme });
     origin.faults.clear();
     expect(res.code, res.stderr).toBe(0);
+    // The LFS bytes really came over TLS from the CDN host.
+    if (scheme === 'https') expect(origin.cdnUrl).toMatch(/^https:\/\//);
     const data = await readFile(res.json().path);
     expect(createHash('sha256').update(data).digest('hex')).toBe(expected.etag);
     await expectCacheConsistent(cacheDir);
@@ -95,9 +110,10 @@ describe('persistent faults end in a clear error, exit 1, and a consistent cache
     { name: 'always stalled', fault: { kind: 'stall', afterBytes: 1000 }, message: /stalled/ },
   ];
   it.each(persistent)('$name', async ({ fault, message }) => {
+    const origin = originOf(scheme);
     const cacheDir = join(await makeTempDir(), 'hub');
     origin.faults.add({ ...fault, match: { ...(fault.kind === 'status' ? {} : { route: 'cdn' }), path: 'weights.safetensors' }, times: Infinity });
-    const res = await download({ cacheDir, file: 'weights.safetensors', extra: ['--connections', '1'] });
+    const res = await download({ cacheDir, file: 'weights.safetensors', extra: ['--connections', '1'], scheme });
     origin.faults.clear();
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(message);
@@ -107,6 +123,7 @@ describe('persistent faults end in a clear error, exit 1, and a consistent cache
     expect(await readdir(snapshot).catch(() => [])).toEqual([]);
     await expectCacheConsistent(cacheDir);
   }, 60_000);
+});
 });
 
 describe('Hub errors', () => {

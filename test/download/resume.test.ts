@@ -13,20 +13,29 @@ import { sha256File } from '../helpers/sha256File.js';
 import { CLI_PATH, runCli } from '../helpers/runCli.js';
 
 const SIZE = 256 * 1024 * 1024;
-let origin: Origin;
+let plainOrigin: Origin;
+/** Its CDN on https (self-signed, trusted through NODE_EXTRA_CA_CERTS): the real path of LFS bytes. */
+let tlsOrigin: Origin;
 
 beforeAll(async () => {
-  origin = await createOrigin({
-    fixture: { repos: [linearRepo({ repoId: 'acme/resume', commits: [{ files: [{ path: 'model.gguf', source: { size: SIZE, seed: 'resume-256' } }] }] })] },
-  });
+  const fixture = { repos: [linearRepo({ repoId: 'acme/resume', commits: [{ files: [{ path: 'model.gguf', source: { size: SIZE, seed: 'resume-256' } }] }] })] };
+  plainOrigin = await createOrigin({ fixture });
+  tlsOrigin = await createOrigin({ fixture, cdnTls: true });
 }, 120_000);
-afterAll(async () => origin?.close());
+afterAll(async () => {
+  await plainOrigin?.close();
+  await tlsOrigin?.close();
+});
+
+function clientEnv(origin: Origin): Record<string, string> {
+  return { HF_ENDPOINT: origin.url, ...(origin.caFile ? { NODE_EXTRA_CA_CERTS: origin.caFile } : {}) };
+}
 
 /** Starts a download and SIGKILLs it after `ms`; resolves when it is gone. */
-function startAndKill(params: { cacheDir: string; ms: number; connections: string }): Promise<void> {
+function startAndKill(params: { origin: Origin; cacheDir: string; ms: number; connections: string }): Promise<void> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI_PATH, 'download', 'acme/resume', 'model.gguf', '--connections', params.connections, '--cache-dir', params.cacheDir], {
-      env: { ...process.env, HF_ENDPOINT: origin.url, HF_HUB_DISABLE_PROGRESS_BARS: '1' },
+      env: { ...process.env, ...clientEnv(params.origin), HF_HUB_DISABLE_PROGRESS_BARS: '1' },
       stdio: 'ignore',
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), params.ms);
@@ -47,29 +56,31 @@ function killPoints(seed: number): number[] {
 }
 
 describe.each([
-  { connections: '1', seed: 7 },
-  { connections: '4', seed: 11 },
-])('kill -9 at 10 points, --connections $connections', ({ connections, seed }) => {
+  { connections: '1', seed: 7, scheme: 'http' },
+  { connections: '4', seed: 11, scheme: 'http' },
+  { connections: '1', seed: 13, scheme: 'https' },
+])('kill -9 at 10 points, --connections $connections, CDN over $scheme', ({ connections, seed, scheme }) => {
   it('resumes each time; the final blob verifies and the origin served at most 1.25x the file', async () => {
+    const origin = scheme === 'https' ? tlsOrigin : plainOrigin;
     const cacheDir = join(await makeTempDir(), 'hub');
     const expected = origin.file({ repoId: 'acme/resume', path: 'model.gguf' });
     // ~24 MiB/s in total: a full copy takes ~11 s, so all 10 runs are killed part way through.
     origin.faults.add({ kind: 'trickle', bytesPerSecond: (24 * 1024 * 1024) / Number(connections), match: { path: 'model.gguf' }, times: Infinity });
     origin.stats.reset();
-    for (const ms of killPoints(seed)) await startAndKill({ cacheDir, ms, connections });
+    for (const ms of killPoints(seed)) await startAndKill({ origin, cacheDir, ms, connections });
     const partials = (await readdir(join(cacheDir, 'models--acme--resume', 'blobs'))).filter((n) => n.endsWith('.incomplete'));
     // Still unfinished after 10 kills, and the runs left one partial between them, not ten.
     expect(partials.length).toBe(1);
     const servedBeforeFinal = origin.stats.bytesByBlob.get(expected.etag) ?? 0;
     expect(servedBeforeFinal).toBeGreaterThan(0);
     expect(servedBeforeFinal).toBeLessThan(SIZE);
-    const final = await runCli({ args: ['download', 'acme/resume', 'model.gguf', '--json', '--connections', connections, '--cache-dir', cacheDir], env: { HF_ENDPOINT: origin.url }, timeoutMs: 120_000 });
+    const final = await runCli({ args: ['download', 'acme/resume', 'model.gguf', '--json', '--connections', connections, '--cache-dir', cacheDir], env: clientEnv(origin), timeoutMs: 120_000 });
     origin.faults.clear();
     expect(final.code, final.stderr).toBe(0);
     const served = origin.stats.bytesByBlob.get(expected.etag) ?? 0;
     expect(served).toBeGreaterThanOrEqual(SIZE);
     expect(served / SIZE).toBeLessThanOrEqual(1.25);
-    console.info(`--connections ${connections}: served ${(served / SIZE).toFixed(3)}x the file over 10 kills and the final run`);
+    console.info(`--connections ${connections}, ${scheme}: served ${(served / SIZE).toFixed(3)}x the file over 10 kills and the final run`);
     expect(await sha256File(final.json().path)).toBe(expected.etag);
     const left = await readdir(join(cacheDir, 'models--acme--resume', 'blobs'));
     expect(left).toEqual([expected.etag]);

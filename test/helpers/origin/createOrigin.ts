@@ -3,7 +3,8 @@
  * real clients (@huggingface/hub, huggingface_hub, hubcache) to download from
  * it, with counters and scripted faults for tests and benchmarks.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { OriginContext } from './context.js';
 import { FaultRegistry } from './faults.js';
@@ -11,6 +12,7 @@ import type { Fixture, RepoType } from './fixture.js';
 import { handleRequest, type ServerRole } from './handleRequest.js';
 import { prepareFixture, repoKey, resolveRevision, type PreparedFile, type PreparedFixture } from './prepareFixture.js';
 import { OriginStats } from './stats.js';
+import { selfSignedCert } from './selfSignedCert.js';
 
 export interface CreateOriginParams {
   fixture: Fixture;
@@ -30,6 +32,8 @@ export interface CreateOriginParams {
   treePageSize?: number;
   /** Advertise Xet (X-Xet-* headers, `Link rel="xet-auth"`, `xetHash` in trees) as the Hub does. */
   xet?: boolean;
+  /** Serve the separate CDN over https with a self-signed certificate (`caFile`), like the Hub's CDN. */
+  cdnTls?: boolean;
 }
 
 export interface Origin {
@@ -39,6 +43,8 @@ export interface Origin {
   readonly cdnUrl: string;
   readonly stats: OriginStats;
   readonly faults: FaultRegistry;
+  /** With `cdnTls`: the certificate clients must trust (NODE_EXTRA_CA_CERTS). */
+  readonly caFile: string | undefined;
   /** The fixture being served, hashed. */
   readonly fixture: PreparedFixture;
   /** Serve another fixture from now on (e.g. `main` moved). Requests in flight finish on the old one. */
@@ -70,7 +76,7 @@ export async function createOrigin(params: CreateOriginParams): Promise<Origin> 
     ctx.hubUrl = hub.url;
     ctx.cdnUrl = hub.url;
     if (separate) {
-      const cdn = await listen({ ctx, role: 'cdn', host, port: params.cdnPort ?? 0 });
+      const cdn = await listen({ ctx, role: 'cdn', host, port: params.cdnPort ?? 0, tls: params.cdnTls === true });
       servers.push(cdn.server);
       ctx.cdnUrl = cdn.url;
     }
@@ -84,6 +90,7 @@ export async function createOrigin(params: CreateOriginParams): Promise<Origin> 
     cdnUrl: ctx.cdnUrl,
     stats: ctx.stats,
     faults: ctx.faults,
+    caFile: params.cdnTls ? selfSignedCert().certFile : undefined,
     get fixture() {
       return ctx.fixture;
     },
@@ -102,10 +109,11 @@ export async function createOrigin(params: CreateOriginParams): Promise<Origin> 
   };
 }
 
-async function listen(params: { ctx: OriginContext; role: ServerRole; host: string; port: number }): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
+async function listen(params: { ctx: OriginContext; role: ServerRole; host: string; port: number; tls?: boolean }): Promise<{ server: Server; url: string }> {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     void handleRequest({ ctx: params.ctx, req, res, role: params.role });
-  });
+  };
+  const server: Server = params.tls ? createTlsServer({ key: selfSignedCert().key, cert: selfSignedCert().cert }, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(params.port, params.host, () => {
@@ -115,7 +123,7 @@ async function listen(params: { ctx: OriginContext; role: ServerRole; host: stri
   });
   const address = server.address() as AddressInfo;
   const hostPart = address.address.includes(':') ? `[${address.address}]` : address.address;
-  return { server, url: `http://${hostPart}:${address.port}` };
+  return { server, url: `${params.tls ? 'https' : 'http'}://${hostPart}:${address.port}` };
 }
 
 function closeServer(server: Server): Promise<void> {
