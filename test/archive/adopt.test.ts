@@ -11,6 +11,7 @@ import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, 
 import { isAbsolute, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanCacheDir } from '@huggingface/hub';
+import { adoptFile, adoptFolder, isHubcacheError } from '../../src/index.js';
 import { doctorCache } from '../../src/maintenance/doctorCache.js';
 import { createOrigin, type Origin } from '../helpers/origin/createOrigin.js';
 import { linearRepo } from '../helpers/origin/fixture.js';
@@ -320,5 +321,33 @@ describe('adopt a folder', () => {
     // --copy follows it.
     const copied = await hubcache(['adopt', 'acme/adopt', dir, '--json'], cacheDir);
     expect(copied.json().files.find((f: any) => f.path === 'config.json').status).toBe('adopted');
+  });
+});
+
+describe('adopt as a library call', () => {
+  it('adoptFile reports hashing progress to the last byte; adoptFolder reports each file as it goes', async () => {
+    const { base, cacheDir } = await setup();
+    const source = await writeLocal(join(base, 'model.gguf'), WEIGHTS);
+    const events: number[] = [];
+    const result = await adoptFile({
+      repoType: 'model',
+      repoId: 'acme/adopt',
+      cacheDir,
+      endpoint: origin.url,
+      path: 'model.gguf',
+      source,
+      onProgress: (e) => events.push(e.bytesDone),
+    });
+    expect(result).toMatchObject({ commit, blob: 'adopted', path: 'model.gguf' });
+    expect(events.at(-1)).toBe(WEIGHTS.length);
+    const wrong = await adoptFile({ repoType: 'model', repoId: 'acme/adopt', cacheDir, endpoint: origin.url, path: 'config.json', source }).catch((e: unknown) => e);
+    expect(isHubcacheError(wrong, 'E_INTEGRITY')).toBe(true);
+
+    const dir = join(base, 'dir');
+    await writeLocal(join(dir, 'config.json'), CONFIG);
+    const seen: string[] = [];
+    const folder = await adoptFolder({ repoType: 'model', repoId: 'acme/adopt', cacheDir, endpoint: origin.url, folder: dir, onFile: (f) => seen.push(`${f.path}:${f.status}`) });
+    expect(seen).toEqual(['config.json:adopted', 'model.gguf:missing', 'tok/tokenizer.json:missing']);
+    expect(folder.ok).toBe(true);
   });
 });
