@@ -11,7 +11,7 @@ import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, 
 import { isAbsolute, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanCacheDir } from '@huggingface/hub';
-import { adoptFile, adoptFolder, isHubcacheError } from '../../src/index.js';
+import { acquireLock, adoptFile, adoptFolder, isHubcacheError } from '../../src/index.js';
 import { doctorCache } from '../../src/maintenance/doctorCache.js';
 import { createOrigin, type Origin } from '../helpers/origin/createOrigin.js';
 import { linearRepo } from '../helpers/origin/fixture.js';
@@ -349,5 +349,35 @@ describe('adopt as a library call', () => {
     const folder = await adoptFolder({ repoType: 'model', repoId: 'acme/adopt', cacheDir, endpoint: origin.url, folder: dir, onFile: (f) => seen.push(`${f.path}:${f.status}`) });
     expect(seen).toEqual(['config.json:adopted', 'model.gguf:missing', 'tok/tokenizer.json:missing']);
     expect(folder.ok).toBe(true);
+  });
+});
+
+describe('adopt and a cleanup running at the same time', () => {
+  it('stages again when a cleanup sweeps its verified temp before the locked rename, and still links the file', async () => {
+    const { base, cacheDir } = await setup();
+    const source = await writeLocal(join(base, 'model.gguf'), WEIGHTS);
+    const etag = origin.file({ repoId: 'acme/adopt', path: 'model.gguf' }).etag;
+    // Hold the blob's lock as a download or a cleanup would: adopt stages, verifies, then waits for it.
+    const lock = await acquireLock({ path: join(cacheDir, '.locks', REPO_FOLDER, `${etag}.lock`) });
+    const warnings: string[] = [];
+    const adopting = adoptFile({ repoType: 'model', repoId: 'acme/adopt', cacheDir, endpoint: origin.url, path: 'model.gguf', source, onWarning: (m) => warnings.push(m) });
+    const tmp = join(cacheDir, '.locks', '.hubcache', 'tmp');
+    let staged: string | undefined;
+    while (staged === undefined) {
+      const names = existsSync(tmp) ? await readdir(tmp) : [];
+      for (const name of names) {
+        if ((await stat(join(tmp, name)).catch(() => undefined))?.size === WEIGHTS.length) staged = join(tmp, name);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // gc's sweep of the temp folder, while adopt waits for the lock.
+    await rm(staged);
+    await lock.release();
+    const result = await adopting;
+    expect(result.blob).toBe('adopted');
+    expect(warnings.join('\n')).toContain('adopting it again');
+    expect(Buffer.compare(await readFile(result.snapshotPath), WEIGHTS)).toBe(0);
+    expect(await readdir(tmp)).toEqual([]);
+    expect(existsSync(source)).toBe(true);
   });
 });
