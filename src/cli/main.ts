@@ -37,6 +37,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   evict: async () => (await import('./commands/evict.js')).registerEvictCommand,
   doctor: async () => (await import('./commands/doctor.js')).registerDoctorCommand,
   dedupe: async () => (await import('./commands/dedupe.js')).registerDedupeCommand,
+  adopt: async () => (await import('./commands/adopt.js')).registerAdoptCommand,
   sync: async () => (await import('./commands/sync.js')).registerSyncCommand,
   env: async () => (await import('./commands/env.js')).registerEnvCommand,
   compose: async () => (await import('./commands/compose.js')).registerComposeCommand,
