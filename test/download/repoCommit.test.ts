@@ -78,9 +78,11 @@ describe('download of several files', () => {
     const first = await runCli({ args: ['download', 'acme/two', 'a.txt', '-q', '--cache-dir', cacheDir], env });
     expect(first.code, first.stderr).toBe(0);
     const commit = Object.keys(two.commits)[0]!;
-    origin.faults.add({ kind: 'trickle', bytesPerSecond: 512 * 1024, match: { path: 'slow.bin' }, times: Infinity });
+    // slow.bin stalls after its first bytes until the download's --timeout retries it (the retry is
+    // clean): the call cannot finish before the rm below, however slow the machine is.
+    origin.faults.add({ kind: 'stall', afterBytes: 64 * 1024, ms: 60_000, match: { path: 'slow.bin' }, times: 1 });
     try {
-      const download = runCli({ args: ['download', 'acme/two', '--json', '--cache-dir', cacheDir], env });
+      const download = runCli({ args: ['download', 'acme/two', '--json', '--timeout', '3', '--cache-dir', cacheDir], env });
       await waitForPartial(join(cacheDir, 'models--acme--two', 'blobs'));
       // a.txt was a cache hit of this very call; now it goes.
       const rm = await runCli({ args: ['rm', `acme/two@${commit}:a.txt`, '-y', '--cache-dir', cacheDir], env });

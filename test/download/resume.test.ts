@@ -31,15 +31,33 @@ function clientEnv(origin: Origin): Record<string, string> {
   return { HF_ENDPOINT: origin.url, ...(origin.caFile ? { NODE_EXTRA_CA_CERTS: origin.caFile } : {}) };
 }
 
-/** Starts a download and SIGKILLs it after `ms`; resolves when it is gone. */
+/**
+ * Starts a download and SIGKILLs it `ms` after its partial file exists (counting from the
+ * partial, not from the spawn, so a slow machine's start-up cannot make every kill land before
+ * the first byte); resolves when it is gone.
+ */
 function startAndKill(params: { origin: Origin; cacheDir: string; ms: number; connections: string }): Promise<void> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI_PATH, 'download', 'acme/resume', 'model.gguf', '--connections', params.connections, '--cache-dir', params.cacheDir], {
       env: { ...process.env, ...clientEnv(params.origin), HF_HUB_DISABLE_PROGRESS_BARS: '1' },
       stdio: 'ignore',
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), params.ms);
+    const blobsDir = join(params.cacheDir, 'models--acme--resume', 'blobs');
+    let timer: NodeJS.Timeout | undefined;
+    let done = false;
+    const poll = async (): Promise<void> => {
+      while (!done) {
+        const names = await readdir(blobsDir).catch(() => [] as string[]);
+        if (names.some((n) => n.endsWith('.incomplete'))) {
+          timer = setTimeout(() => child.kill('SIGKILL'), Math.max(0, params.ms - 250));
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    void poll();
     child.on('exit', () => {
+      done = true;
       clearTimeout(timer);
       resolve();
     });
