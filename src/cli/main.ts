@@ -37,6 +37,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   evict: async () => (await import('./commands/evict.js')).registerEvictCommand,
   doctor: async () => (await import('./commands/doctor.js')).registerDoctorCommand,
   dedupe: async () => (await import('./commands/dedupe.js')).registerDedupeCommand,
+  backup: async () => (await import('./commands/backup.js')).registerBackupCommand,
+  restore: async () => (await import('./commands/restore.js')).registerRestoreCommand,
   sync: async () => (await import('./commands/sync.js')).registerSyncCommand,
   env: async () => (await import('./commands/env.js')).registerEnvCommand,
   compose: async () => (await import('./commands/compose.js')).registerComposeCommand,

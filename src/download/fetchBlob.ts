@@ -196,7 +196,8 @@ async function discard(params: { partialPath: string; statePath: string }): Prom
   await unlink(params.statePath).catch(() => undefined);
 }
 
-async function commitBlob(params: { partialPath: string; blobPath: string }): Promise<void> {
+/** Renames a complete, verified partial into blobs/ with the mode a fresh file gets there (also restore's commit step). */
+export async function commitBlob(params: { partialPath: string; blobPath: string }): Promise<void> {
   const mode = await freshFileMode({ dir: dirname(params.blobPath) });
   if (mode !== undefined) await chmod(params.partialPath, mode).catch(() => undefined);
   try {
