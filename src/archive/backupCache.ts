@@ -14,6 +14,7 @@
  * always agree with its blobs. No hashing here: a blob's name is its hash, and
  * restore checks every byte against it.
  */
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { HubcacheError, fromSystemError } from '../errors.js';
@@ -113,6 +114,19 @@ export async function backupCache(params: BackupCacheParams): Promise<BackupRepo
 }
 
 /**
+ * Opens a blob without touching its access time where the kernel lets us (we own it): `evict`
+ * ranks revisions by last access, and a backup reading every blob must not make them all look used.
+ */
+async function openNoAtime(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, constants.O_RDONLY | constants.O_NOATIME);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    return open(path, 'r');
+  }
+}
+
+/**
  * One blob: header with the size of the file we opened, then its bytes, the
  * next read running while the previous chunk is written. False when the blob
  * was gone before we could open it.
@@ -121,7 +135,7 @@ async function copyBlob(args: { writer: TarWriter; blob: BackupBlob; onBytes: (n
   const { writer, blob } = args;
   let handle: FileHandle;
   try {
-    handle = await open(blob.path, 'r');
+    handle = await openNoAtime(blob.path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw fromSystemError({ err, path: blob.path, action: 'read a blob for the backup' });
@@ -131,7 +145,15 @@ async function copyBlob(args: { writer: TarWriter; blob: BackupBlob; onBytes: (n
     if (!stats.isFile()) throw new HubcacheError({ code: 'E_CACHE_DAMAGED', message: `${blob.path} is not a file`, data: { path: blob.path } });
     // The header promises stats.size bytes; restore compares it with the index and the hash.
     const size = stats.size;
-    await writer.writeHeader({ name: `${blob.folder}/blobs/${blob.name}`, type: 'file', size, mode: 0o644, mtime: stats.mtimeMs / 1000, atime: stats.atimeMs / 1000 });
+    // Whole milliseconds, as `ls` shows them; restore puts both times back.
+    await writer.writeHeader({
+      name: `${blob.folder}/blobs/${blob.name}`,
+      type: 'file',
+      size,
+      mode: 0o644,
+      mtime: Math.floor(stats.mtimeMs) / 1000,
+      atime: Math.floor(stats.atimeMs) / 1000,
+    });
     const readAt = async (position: number): Promise<Buffer> => {
       const buffer = Buffer.allocUnsafeSlow(Math.min(READ_CHUNK_BYTES, size - position));
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);

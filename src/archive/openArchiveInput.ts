@@ -50,7 +50,7 @@ export async function openArchiveInput(params: OpenArchiveInputParams): Promise<
   const { bytesRead } = await handle.read(magic, 0, 2, 0);
   if (bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
     const stream = handle.createReadStream({ highWaterMark: ARCHIVE_CHUNK_BYTES });
-    return { reader: new ByteReader(gunzipChunks(stream)), gzip: true, size: undefined, close: async () => stream.destroy() };
+    return { reader: new ByteReader(gunzipChunks(stream)), gzip: true, size: undefined, close: async () => void stream.destroy() };
   }
   return { reader: new ByteReader(fileChunks(handle)), gzip: false, size: stats.size, close: () => handle.close() };
 }

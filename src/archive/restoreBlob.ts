@@ -89,7 +89,8 @@ export async function restoreBlob(params: RestoreBlobParams): Promise<RestoreBlo
         await unlink(partialPath).catch(() => undefined);
         return { status: 'mismatch', digest };
       }
-      await utimes(partialPath, params.atime ?? params.mtime, params.mtime).catch(() => undefined);
+      // +0.5 µs: a time of whole milliseconds must not come back a hair under them (double -> timespec truncates).
+      await utimes(partialPath, (params.atime ?? params.mtime) + 5e-7, params.mtime + 5e-7).catch(() => undefined);
       await commitBlob({ partialPath, blobPath });
       return { status: 'written' };
     } catch (err) {
