@@ -37,18 +37,20 @@ export interface PlanBackupParams {
 
 export async function planBackup(params: PlanBackupParams): Promise<BackupPlan> {
   const wanted = new Map<string, Set<string> | 'all'>();
+  const typed = new Map<string, string>();
   for (const spec of params.selection) {
     const at = spec.lastIndexOf('@');
     const repoSpec = at > 0 ? spec.slice(0, at) : spec;
     const revision = at > 0 ? spec.slice(at + 1) : undefined;
     const folder = repoFolderName(parseRepoSpec({ spec: repoSpec }));
+    typed.set(folder, repoSpec);
     const previous = wanted.get(folder);
     if (revision === undefined || previous === 'all') wanted.set(folder, 'all');
     else wanted.set(folder, new Set([...(previous ?? []), revision]));
   }
   const scan = await scanCache({ cacheDir: params.cacheDir, detail: 'files', ...(wanted.size > 0 ? { repos: [...wanted.keys()] } : {}) });
   const found = new Set(scan.repos.map((r) => r.folderName));
-  const missing = [...wanted.keys()].filter((folder) => !found.has(folder));
+  const missing = [...wanted.keys()].filter((folder) => !found.has(folder)).map((folder) => quoteInput(typed.get(folder) ?? folder));
   if (missing.length > 0) {
     throw new HubcacheError({ code: 'E_NOT_CACHED', message: `Not in the cache ${scan.cacheDir}: ${missing.join(', ')}`, hint: 'Run `hubcache ls` to see the cached repos.', data: { missing } });
   }
