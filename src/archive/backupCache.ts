@@ -70,7 +70,14 @@ export async function backupCache(params: BackupCacheParams): Promise<BackupRepo
       const written = new Set<string>();
       for (const blob of plan.blobs) {
         if (blob.folder !== repo.folder) continue;
-        const copied = await copyBlob({ writer, blob, onBytes: (n) => params.onProgress?.({ bytesDone: (bytesDone += n), bytesTotal: plan.bytes }) });
+        const copied = await copyBlob({
+          writer,
+          blob,
+          onBytes: (n) => {
+            bytesDone += n;
+            params.onProgress?.({ bytesDone, bytesTotal: plan.bytes });
+          },
+        });
         if (copied) written.add(blob.name);
         else {
           vanished.push({ folder: blob.folder, blob: blob.name });
