@@ -24,8 +24,8 @@ import { END_ENTRY_NAME, INDEX_ENTRY_NAME, INDEX_FORMAT, type BackupEnd, type Ba
 import { planBackup, type BackupBlob } from './planBackup.js';
 import { TarWriter } from './tarWriter.js';
 
-/** Read size: large enough that syscalls cost nothing next to the copy, small enough to stay in memory budgets. */
-const READ_CHUNK_BYTES = 1024 * 1024;
+/** Read size: syscalls cost little next to the copy, and the buffer stays in the CPU cache (1 MiB was slower). */
+const READ_CHUNK_BYTES = 256 * 1024;
 
 export interface BackupCacheParams {
   cacheDir: string;
@@ -161,19 +161,23 @@ async function copyBlob(args: { writer: TarWriter; blob: BackupBlob; onBytes: (n
       mtime: Math.floor(stats.mtimeMs) / 1000,
       atime: Math.floor(stats.atimeMs) / 1000,
     });
-    const readAt = async (position: number): Promise<Buffer> => {
-      const buffer = Buffer.allocUnsafeSlow(Math.min(READ_CHUNK_BYTES, size - position));
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    // Two buffers in turn: the next read fills one while the other is written. The writer is done
+    // with a chunk when its promise settles, and fresh memory per chunk cost more in page faults than the copy.
+    const buffers = [Buffer.allocUnsafeSlow(READ_CHUNK_BYTES), Buffer.allocUnsafeSlow(READ_CHUNK_BYTES)];
+    const readInto = async (buffer: Buffer, position: number): Promise<Buffer> => {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position);
       return buffer.subarray(0, bytesRead);
     };
     let position = 0;
-    let next = size > 0 ? readAt(0) : undefined;
+    let turn = 0;
+    let next = size > 0 ? readInto(buffers[0] as Buffer, 0) : undefined;
     while (next) {
       let chunk = await next;
       // Shrunk under us (damage, never a normal writer): keep the promised length with zeros; restore's hash refuses it.
       if (chunk.length === 0) chunk = Buffer.alloc(Math.min(READ_CHUNK_BYTES, size - position));
       position += chunk.length;
-      next = position < size ? readAt(position) : undefined;
+      turn ^= 1;
+      next = position < size ? readInto(buffers[turn] as Buffer, position) : undefined;
       await writer.writeContent(chunk);
       args.onBytes(chunk.length);
     }

@@ -1,7 +1,7 @@
 /**
  * Where a restore reads from: a file or a stream (stdin), gzip-compressed or
  * not (told by its first two bytes, 1f 8b, whatever the file is called). A
- * plain file is read in 1 MiB chunks with one read ahead, so reading the next
+ * plain file is read in 256 KiB chunks with one read ahead, so reading the next
  * chunk overlaps hashing and writing the current one.
  */
 import { open, type FileHandle } from 'node:fs/promises';
@@ -10,7 +10,8 @@ import { createGunzip } from 'node:zlib';
 import { HubcacheError, fromSystemError } from '../errors.js';
 import { ByteReader, TruncatedStreamError } from './byteReader.js';
 
-export const ARCHIVE_CHUNK_BYTES = 1024 * 1024;
+/** Small enough to stay in the CPU cache between the read, the hash and the write (1 MiB was slower). */
+export const ARCHIVE_CHUNK_BYTES = 256 * 1024;
 
 export interface ArchiveInput {
   reader: ByteReader;
@@ -55,20 +56,28 @@ export async function openArchiveInput(params: OpenArchiveInputParams): Promise<
   return { reader: new ByteReader(fileChunks(handle)), gzip: false, size: stats.size, close: () => handle.close() };
 }
 
+/**
+ * Two buffers, used in turn: while the consumer works on one chunk, the next is read into the
+ * other. Reusing them (instead of a fresh buffer per chunk) saves the page faults of new memory,
+ * which cost more kernel time than the copy itself. Safe because ByteReader asks for the next
+ * chunk only once every view of the previous one is done with.
+ */
 async function* fileChunks(handle: FileHandle): AsyncGenerator<Buffer> {
-  let position = 0;
-  const readAt = async (at: number): Promise<Buffer> => {
-    const buffer = Buffer.allocUnsafeSlow(ARCHIVE_CHUNK_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, ARCHIVE_CHUNK_BYTES, at);
+  const buffers = [Buffer.allocUnsafeSlow(ARCHIVE_CHUNK_BYTES), Buffer.allocUnsafeSlow(ARCHIVE_CHUNK_BYTES)];
+  const readInto = async (buffer: Buffer, at: number): Promise<Buffer> => {
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, at);
     return buffer.subarray(0, bytesRead);
   };
-  let pending = readAt(0);
+  let position = 0;
+  let turn = 0;
+  let pending = readInto(buffers[0] as Buffer, 0);
   for (;;) {
     const chunk = await pending;
     if (chunk.length === 0) return;
     position += chunk.length;
-    // The next read runs while the consumer hashes and writes this chunk.
-    pending = readAt(position);
+    // The other buffer held the previous chunk, which the consumer has finished with.
+    turn ^= 1;
+    pending = readInto(buffers[turn] as Buffer, position);
     yield chunk;
   }
 }

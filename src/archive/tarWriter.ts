@@ -1,7 +1,7 @@
 /**
  * Writes a tar stream (pax-extended ustar) to a file or a stream, optionally
- * through gzip. Writes are awaited (backpressure), so memory stays at the few
- * chunks in flight whatever the sizes. A file is written under a temp name
+ * through gzip. Each write is awaited until the chunk is taken (backpressure),
+ * so memory stays at the chunks in flight whatever the sizes. A file is written under a temp name
  * beside it and renamed at the end: a failed backup never leaves a
  * cut-short archive under the name asked for.
  */
@@ -40,7 +40,7 @@ export class TarWriter {
     await this.write(encodeEntryHeader(params));
   }
 
-  /** A chunk of the current file's content; the caller must not reuse it until the promise settles. */
+  /** A chunk of the current file's content; the caller may reuse it once the promise settles (and not before). */
   async writeContent(chunk: Buffer): Promise<void> {
     await this.write(chunk);
   }
@@ -132,20 +132,19 @@ async function openSink(params: TarWriterParams): Promise<Sink> {
   };
 }
 
+/**
+ * Each write resolves when the stream has taken the chunk (its callback: written to the pipe,
+ * or consumed by gzip), so the caller may reuse the buffer, and memory holds one chunk in flight.
+ */
 function streamSink(stream: Writable, end: () => Promise<void>): Sink {
   let failure: Error | undefined;
   stream.on('error', (err) => (failure = err));
   return {
-    async write(chunk) {
-      if (failure) throw failure;
-      if (stream.write(chunk)) return;
-      // Wait for the reader; the listener that loses the race is removed (one per chunk would pile up).
-      const race = new AbortController();
-      try {
-        await Promise.race([once(stream, 'drain', { signal: race.signal }), once(stream, 'error', { signal: race.signal }).then(([err]) => Promise.reject(err as Error))]);
-      } finally {
-        race.abort();
-      }
+    write(chunk) {
+      if (failure) return Promise.reject(failure);
+      return new Promise<void>((resolve, reject) => {
+        stream.write(chunk, (err) => (err ? reject(err) : resolve()));
+      });
     },
     end: async () => {
       if (failure) throw failure;
