@@ -18,7 +18,7 @@ import type { LockHolder } from '../cache/lockHolders.js';
 import type { RepoRef } from '../cache/repoId.js';
 import { repoPaths } from '../cache/repoPaths.js';
 import { commitBlob, isFileOfSize } from '../download/fetchBlob.js';
-import type { TarReader } from './tarReader.js';
+import { freshFileMode } from '../cache/freshFileMode.js';
 
 export interface RestoreBlobParams extends RepoRef {
   cacheDir: string;
@@ -27,8 +27,10 @@ export interface RestoreBlobParams extends RepoRef {
   /** Seconds since the epoch, put back on the blob (what `ls` shows as modified and accessed). */
   mtime: number;
   atime: number | undefined;
-  /** Positioned at the blob entry's content. */
-  reader: TarReader;
+  /** Hands the blob's bytes, in order, to `onChunk` (the tar entry's content, or a buffer read ahead). */
+  content: (onChunk: (chunk: Buffer) => Promise<void> | void) => Promise<void>;
+  /** Folders made, CACHEDIR.TAG written and blobs/ modes measured earlier in this restore (blobs dir -> mode). */
+  prepared: Map<string, number | undefined>;
   /** Hash the bytes, write nothing. */
   dryRun: boolean;
   onBytes?: (n: number) => void;
@@ -48,18 +50,21 @@ export async function restoreBlob(params: RestoreBlobParams): Promise<RestoreBlo
   if (params.dryRun) {
     if (await isFileOfSize({ path: blobPath, size: params.size })) return { status: 'present' };
     const hasher = createStreamingHasher({ algorithm, size: params.size });
-    await params.reader.readContent((chunk) => {
+    await params.content((chunk) => {
       hasher.update(chunk);
       params.onBytes?.(chunk.length);
     });
     const digest = hasher.digest();
     return digest === params.etag ? { status: 'verified' } : { status: 'mismatch', digest };
   }
-  try {
-    await mkdir(paths.blobsDir, { recursive: true });
-    await ensureCachedirTag({ cacheDir: params.cacheDir });
-  } catch (err) {
-    throw fromSystemError({ err, path: paths.blobsDir, action: 'prepare the cache for a restored blob' });
+  if (!params.prepared.has(paths.blobsDir)) {
+    try {
+      await mkdir(paths.blobsDir, { recursive: true });
+      await ensureCachedirTag({ cacheDir: params.cacheDir });
+    } catch (err) {
+      throw fromSystemError({ err, path: paths.blobsDir, action: 'prepare the cache for a restored blob' });
+    }
+    params.prepared.set(paths.blobsDir, await freshFileMode({ dir: paths.blobsDir }));
   }
   const lock = await acquireLock({ path: paths.lock(params.etag), onWait: (info) => params.onWaitingLock?.(info) });
   try {
@@ -67,14 +72,19 @@ export async function restoreBlob(params: RestoreBlobParams): Promise<RestoreBlo
     const partialPath = `${blobPath}.${randomBytes(4).toString('hex')}.incomplete`;
     let handle;
     try {
-      handle = await open(partialPath, 'wx', 0o644);
+      handle = await open(partialPath, 'wx', 0o644).catch(async (err: NodeJS.ErrnoException) => {
+        // A cleanup of empty folders took blobs/ since we made it: make it again, once.
+        if (err.code !== 'ENOENT') throw err;
+        await mkdir(paths.blobsDir, { recursive: true });
+        return open(partialPath, 'wx', 0o644);
+      });
     } catch (err) {
       throw fromSystemError({ err, path: partialPath, action: 'create a partial blob' });
     }
     const hasher = createStreamingHasher({ algorithm, size: params.size });
     try {
       try {
-        await params.reader.readContent(async (chunk) => {
+        await params.content(async (chunk) => {
           // The write runs on libuv's pool while this thread hashes the same bytes.
           const written = writeAll(handle, chunk);
           hasher.update(chunk);
@@ -91,7 +101,7 @@ export async function restoreBlob(params: RestoreBlobParams): Promise<RestoreBlo
       }
       // +0.5 µs: a time of whole milliseconds must not come back a hair under them (double -> timespec truncates).
       await utimes(partialPath, (params.atime ?? params.mtime) + 5e-7, params.mtime + 5e-7).catch(() => undefined);
-      await commitBlob({ partialPath, blobPath });
+      await commitBlob({ partialPath, blobPath, mode: params.prepared.get(paths.blobsDir) });
       return { status: 'written' };
     } catch (err) {
       await unlink(partialPath).catch(() => undefined);

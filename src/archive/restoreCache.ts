@@ -25,7 +25,7 @@ import { quoteInput } from '../quoteInput.js';
 import { END_ENTRY_NAME, INDEX_ENTRY_NAME, MAX_INDEX_BYTES, parseBackupEnd, parseBackupIndex, type BackupIndex } from './backupIndex.js';
 import { classifyEntry, type RestoreProblemCode } from './classifyEntry.js';
 import { openArchiveInput } from './openArchiveInput.js';
-import { restoreBlob } from './restoreBlob.js';
+import { restoreBlob, type RestoreBlobParams, type RestoreBlobResult } from './restoreBlob.js';
 import { TarReader, type TarEntry } from './tarReader.js';
 
 export type { RestoreProblemCode } from './classifyEntry.js';
@@ -77,6 +77,11 @@ export interface RestoreReport {
   ok: boolean;
   seconds: number;
 }
+
+/** Blobs up to this size are read ahead into memory so their commit and links overlap the stream. */
+const SMALL_BLOB_BYTES = 1024 * 1024;
+/** Small blobs committing at once: bounds memory (8 MiB) and the file operations queued on libuv's pool. */
+const SMALL_BLOBS_IN_FLIGHT = 8;
 
 interface PendingLink {
   repo: RepoRef;
@@ -145,6 +150,32 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
     for (const link of links) await linkFile(folder, link, etag, size);
   };
 
+  const prepared = new Map<string, number | undefined>();
+  /** Small blobs being committed and linked while the stream moves on (key -> its task). */
+  const inFlight = new Map<string, Promise<void>>();
+  const settleBlob = async (args: { folder: string; etag: string; name: string; size: number; result: RestoreBlobResult }): Promise<void> => {
+    const { folder, etag, name, size, result } = args;
+    const key = keyOf(folder, etag);
+    if (result.status === 'mismatch') {
+      refusedBlobs.add(key);
+      report.blobs.refused += 1;
+      const users = (pendingLinks.get(key) ?? []).map((l) => `${l.commit.slice(0, 12)}/${l.path}`);
+      return problem(
+        'hash-mismatch',
+        name,
+        `${quoteInput(name, 200)}: its content hashes to ${result.digest.slice(0, 16)}…, not its name; refused${users.length > 0 ? ` (file${users.length > 1 ? 's' : ''} not restored: ${users.join(', ')})` : ''}`,
+      );
+    }
+    if (result.status === 'present') report.blobs.present += 1;
+    else {
+      report.blobs.written += 1;
+      report.blobs.bytesWritten += size;
+    }
+    touched.add(folder);
+    available.set(key, size);
+    await flushLinks(folder, etag, size);
+  };
+
   const handleEntry = async (entry: TarEntry): Promise<void> => {
     const c = classifyEntry({ entry, indexed: index !== undefined });
     if (c.kind === 'refused') return problem(c.code, entry.name, c.message);
@@ -174,40 +205,34 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
         report.blobs.refused += 1;
         return problem('size-mismatch', entry.name, `${quoteInput(entry.name, 200)}: holds ${entry.size} bytes, the index says ${expected}; refused`);
       }
-      if (available.has(key) || refusedBlobs.has(key)) {
+      if (available.has(key) || refusedBlobs.has(key) || inFlight.has(key)) {
         report.skipped += 1;
         return;
       }
-      const result = await restoreBlob({
-        cacheDir: params.cacheDir,
-        ...c.repo,
-        etag: c.etag,
-        size: entry.size,
-        mtime: entry.mtime,
-        atime: entry.atime,
-        reader,
-        dryRun,
-        onBytes: progress,
-        onWaitingLock: (info) => params.onWarning?.(`${entry.name}: waiting ${Math.round(info.waitedMs / 1000)} s for the lock held by ${info.holders.map((h) => `pid ${h.pid}`).join(', ') || 'another process'}`),
-      });
-      if (result.status === 'mismatch') {
-        refusedBlobs.add(key);
-        report.blobs.refused += 1;
-        const users = (pendingLinks.get(key) ?? []).map((l) => `${l.commit.slice(0, 12)}/${l.path}`);
-        return problem(
-          'hash-mismatch',
-          entry.name,
-          `${quoteInput(entry.name, 200)}: its content hashes to ${result.digest.slice(0, 16)}…, not its name; refused${users.length > 0 ? ` (file${users.length > 1 ? 's' : ''} not restored: ${users.join(', ')})` : ''}`,
-        );
-      }
-      if (result.status === 'present') report.blobs.present += 1;
-      else {
-        report.blobs.written += 1;
-        report.blobs.bytesWritten += entry.size;
-      }
-      touched.add(c.folder);
-      available.set(key, entry.size);
-      return flushLinks(c.folder, c.etag, entry.size);
+      const restore = (content: RestoreBlobParams['content']): Promise<void> =>
+        restoreBlob({
+          cacheDir: params.cacheDir,
+          ...c.repo,
+          etag: c.etag,
+          size: entry.size,
+          mtime: entry.mtime,
+          atime: entry.atime,
+          content,
+          prepared,
+          dryRun,
+          onBytes: progress,
+          onWaitingLock: (info) => params.onWarning?.(`${entry.name}: waiting ${Math.round(info.waitedMs / 1000)} s for the lock held by ${info.holders.map((h) => `pid ${h.pid}`).join(', ') || 'another process'}`),
+        }).then((result) => settleBlob({ folder: c.folder, etag: c.etag, name: entry.name, size: entry.size, result }));
+      if (dryRun || entry.size > SMALL_BLOB_BYTES) return restore((onChunk) => reader.readContent(onChunk));
+      // A small blob: its bytes are read now (the stream moves on) and its commit and links, a dozen
+      // file operations each waiting on libuv's pool, run beside the next ones, a few at a time.
+      const bytes = await reader.readContentBuffer();
+      const task = restore(async (onChunk) => onChunk(bytes)).finally(() => inFlight.delete(key));
+      // Its failure surfaces where the tasks are awaited (below or at the end), not as an unhandled rejection.
+      task.catch(() => undefined);
+      inFlight.set(key, task);
+      if (inFlight.size >= SMALL_BLOBS_IN_FLIGHT) await Promise.race(inFlight.values());
+      return;
     }
     if (c.kind === 'link') {
       if (indexed) {
@@ -247,6 +272,7 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
       entry = await reader.next();
     }
   } catch (err) {
+    await Promise.allSettled(inFlight.values());
     if (!isHubcacheError(err, 'E_ARCHIVE')) {
       await input.close().catch(() => undefined);
       throw err;
@@ -255,6 +281,8 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
     problem(err.data.truncated === true ? 'truncated' : 'archive', String(err.data.entry ?? ''), err.message);
   }
   await input.close().catch(() => undefined);
+  // Every small blob committed and linked before the leftovers are judged and refs merged.
+  await Promise.all(inFlight.values());
 
   await finishLinks({ params, pendingLinks, refusedBlobs, vanished, dryRun, problem, linkFile, index });
   for (const ref of pendingRefs.values()) report.refs.push(await mergeRef({ cacheDir: params.cacheDir, ref, force: params.force === true, dryRun, linkedCommits }));
