@@ -15,20 +15,22 @@
  */
 import { stat } from 'node:fs/promises';
 import { HubcacheError, isHubcacheError } from '../errors.js';
-import { readRef, MAX_REF_BYTES } from '../cache/readRefs.js';
+import { MAX_REF_BYTES } from '../cache/readRefs.js';
 import { parseRepoSpec, repoFolderName, type RepoRef } from '../cache/repoId.js';
 import { CACHEDIR_TAG_NAME, repoPaths } from '../cache/repoPaths.js';
 import { isCommitHash } from '../cache/revision.js';
-import { writeRef } from '../cache/writeRef.js';
 import { fetchBlob } from '../download/fetchBlob.js';
 import { quoteInput } from '../quoteInput.js';
-import { END_ENTRY_NAME, INDEX_ENTRY_NAME, MAX_INDEX_BYTES, parseBackupEnd, parseBackupIndex, type BackupIndex } from './backupIndex.js';
+import { END_ENTRY_NAME, INDEX_ENTRY_NAME, MAX_INDEX_BYTES, parseBackupEnd, parseBackupIndex } from './backupIndex.js';
 import { classifyEntry, type RestoreProblemCode } from './classifyEntry.js';
 import { openArchiveInput } from './openArchiveInput.js';
+import { indexRepos, type IndexedRepo, type PendingLink } from './indexedRepos.js';
+import { mergeRestoredRef, type RestoreRefOutcome } from './mergeRestoredRef.js';
 import { restoreBlob, type RestoreBlobParams, type RestoreBlobResult } from './restoreBlob.js';
 import { TarReader, type TarEntry } from './tarReader.js';
 
 export type { RestoreProblemCode } from './classifyEntry.js';
+export type { RestoreRefOutcome } from './mergeRestoredRef.js';
 
 export interface RestoreCacheParams {
   cacheDir: string;
@@ -49,15 +51,6 @@ export interface RestoreProblem {
   /** The archive entry (or repo file) concerned. */
   entry: string;
   message: string;
-}
-
-export interface RestoreRefOutcome {
-  repo: string;
-  ref: string;
-  commit: string;
-  /** created / moved (with force) / unchanged / kept (points elsewhere; not moved) / no-snapshot (nothing of that commit restored). */
-  status: 'created' | 'moved' | 'unchanged' | 'kept' | 'no-snapshot';
-  current?: string;
 }
 
 export interface RestoreReport {
@@ -82,20 +75,6 @@ export interface RestoreReport {
 const SMALL_BLOB_BYTES = 1024 * 1024;
 /** Small blobs committing at once: bounds memory (8 MiB) and the file operations queued on libuv's pool. */
 const SMALL_BLOBS_IN_FLIGHT = 8;
-
-interface PendingLink {
-  repo: RepoRef;
-  commit: string;
-  path: string;
-}
-
-interface IndexedRepo {
-  /** `<commit>/<path>` -> blob. */
-  files: Map<string, string>;
-  /** blob -> size. */
-  blobs: Map<string, number>;
-  refs: Record<string, string>;
-}
 
 export async function restoreCache(params: RestoreCacheParams): Promise<RestoreReport> {
   const started = performance.now();
@@ -285,7 +264,7 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
   await Promise.all(inFlight.values());
 
   await finishLinks({ params, pendingLinks, refusedBlobs, vanished, dryRun, problem, linkFile, index });
-  for (const ref of pendingRefs.values()) report.refs.push(await mergeRef({ cacheDir: params.cacheDir, ref, force: params.force === true, dryRun, linkedCommits }));
+  for (const ref of pendingRefs.values()) report.refs.push(await mergeRestoredRef({ cacheDir: params.cacheDir, ref, force: params.force === true, dryRun, linkedCommits }));
   for (const ref of report.refs) {
     if (ref.status === 'kept') params.onWarning?.(`${ref.repo}: ref ${ref.ref} kept at ${ref.current?.slice(0, 12)}; the archive has ${ref.commit.slice(0, 12)} (--force moves it)`);
   }
@@ -296,29 +275,6 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
   report.ok = report.problems.length === 0;
   report.seconds = (performance.now() - started) / 1000;
   return report;
-}
-
-function indexRepos(args: {
-  index: BackupIndex;
-  selected: Set<string> | undefined;
-  pendingLinks: Map<string, PendingLink[]>;
-  keyOf: (folder: string, etag: string) => string;
-}): Map<string, IndexedRepo> {
-  const repos = new Map<string, IndexedRepo>();
-  for (const repo of args.index.repos) {
-    const entry: IndexedRepo = { files: new Map(), blobs: new Map(), refs: repo.refs };
-    repos.set(repo.folder, entry);
-    for (const revision of repo.revisions) {
-      for (const file of revision.files) {
-        entry.files.set(`${revision.commit}/${file.path}`, file.blob);
-        entry.blobs.set(file.blob, file.size);
-        if (args.selected && !args.selected.has(repo.folder)) continue;
-        const key = args.keyOf(repo.folder, file.blob);
-        args.pendingLinks.set(key, [...(args.pendingLinks.get(key) ?? []), { repo: { repoType: repo.repoType, repoId: repo.repoId }, commit: revision.commit, path: file.path }]);
-      }
-    }
-  }
-  return repos;
 }
 
 /**
@@ -356,24 +312,4 @@ async function finishLinks(args: {
     }
     args.problem('missing-blob', `${folder}/blobs/${etag}`, `${folder}/blobs/${etag}: not in the archive; not restored: ${files}`);
   }
-}
-
-async function mergeRef(args: {
-  cacheDir: string;
-  ref: { folder: string; repo: RepoRef; name: string; commit: string };
-  force: boolean;
-  dryRun: boolean;
-  linkedCommits: Set<string>;
-}): Promise<RestoreRefOutcome> {
-  const { ref } = args;
-  const paths = repoPaths({ cacheDir: args.cacheDir, ...ref.repo });
-  const outcome = { repo: ref.folder, ref: ref.name, commit: ref.commit };
-  // A ref to a commit without a snapshot makes huggingface_hub's scan reject the repo.
-  const snapshot = args.linkedCommits.has(`${ref.folder}/${ref.commit}`) || (await stat(paths.snapshot(ref.commit)).catch(() => undefined))?.isDirectory() === true;
-  if (!snapshot) return { ...outcome, status: 'no-snapshot' };
-  const current = (await readRef({ refPath: paths.ref(ref.name) }).catch(() => undefined))?.trim();
-  if (current === ref.commit) return { ...outcome, status: 'unchanged' };
-  if (current !== undefined && !args.force) return { ...outcome, status: 'kept', current };
-  if (!args.dryRun) await writeRef({ cacheDir: args.cacheDir, ...ref.repo, revision: ref.name, commit: ref.commit });
-  return { ...outcome, status: current === undefined ? 'created' : 'moved', ...(current !== undefined ? { current } : {}) };
 }
