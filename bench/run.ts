@@ -16,6 +16,7 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./rssBench.js'),
   () => import('./maintenanceBench.js'),
   () => import('./serveBench.js'),
+  () => import('./archiveBench.js'),
 
 ];
 

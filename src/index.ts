@@ -64,3 +64,8 @@ export { checkCompose } from './compose/checkCompose.js';
 export type { CheckComposeParams, ComposeCheckResult, ComposeFinding, ComposeFindingCode } from './compose/composeFinding.js';
 export { pinKey } from './maintenance/plan.js';
 export type { Plan, PlanItem, PlanItemKind, PlanRevision, PlanTotals, PlanBudget, PlanCommand, PinnedRevisions } from './maintenance/plan.js';
+export { backupCache } from './archive/backupCache.js';
+export type { BackupCacheParams, BackupReport } from './archive/backupCache.js';
+export type { BackupEnd, BackupIndex, BackupIndexRepo, BackupIndexRevision, BackupIndexFile } from './archive/backupIndex.js';
+export { restoreCache } from './archive/restoreCache.js';
+export type { RestoreCacheParams, RestoreReport, RestoreProblem, RestoreProblemCode, RestoreRefOutcome } from './archive/restoreCache.js';

@@ -38,6 +38,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   doctor: async () => (await import('./commands/doctor.js')).registerDoctorCommand,
   dedupe: async () => (await import('./commands/dedupe.js')).registerDedupeCommand,
   adopt: async () => (await import('./commands/adopt.js')).registerAdoptCommand,
+  backup: async () => (await import('./commands/backup.js')).registerBackupCommand,
+  restore: async () => (await import('./commands/restore.js')).registerRestoreCommand,
   sync: async () => (await import('./commands/sync.js')).registerSyncCommand,
   env: async () => (await import('./commands/env.js')).registerEnvCommand,
   compose: async () => (await import('./commands/compose.js')).registerComposeCommand,

@@ -196,8 +196,14 @@ async function discard(params: { partialPath: string; statePath: string }): Prom
   await unlink(params.statePath).catch(() => undefined);
 }
 
-async function commitBlob(params: { partialPath: string; blobPath: string }): Promise<void> {
-  const mode = await freshFileMode({ dir: dirname(params.blobPath) });
+/** Renames a complete, verified partial into blobs/ with the mode a fresh file gets there (also restore's commit step). */
+export async function commitBlob(params: {
+  partialPath: string;
+  blobPath: string;
+  /** freshFileMode of blobs/, when the caller already measured it (a restore commits thousands of blobs into one folder). */
+  mode?: number | undefined;
+}): Promise<void> {
+  const mode = params.mode ?? (await freshFileMode({ dir: dirname(params.blobPath) }));
   if (mode !== undefined) await chmod(params.partialPath, mode).catch(() => undefined);
   try {
     // The only way a file appears in blobs/: rename of a complete, verified partial.

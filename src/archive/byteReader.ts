@@ -1,0 +1,73 @@
+/**
+ * Sequential reads over a stream of chunks, for the tar reader: exact reads
+ * for headers (copied when they straddle two chunks) and zero-copy views for
+ * content. A short stream is a typed `TruncatedStreamError`, never a short read.
+ */
+
+/** The stream ended before the bytes a reader needed. */
+export class TruncatedStreamError extends Error {
+  constructor(readonly offset: number) {
+    super(`the stream ended at byte ${offset}`);
+    this.name = 'TruncatedStreamError';
+  }
+}
+
+export class ByteReader {
+  private chunk: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  private done = false;
+  /** Bytes handed out so far (the stream offset of the next byte). */
+  offset = 0;
+
+  constructor(private readonly chunks: AsyncIterator<Buffer>) {}
+
+  private async fill(): Promise<boolean> {
+    while (this.pos >= this.chunk.length) {
+      if (this.done) return false;
+      const next = await this.chunks.next();
+      if (next.done) {
+        this.done = true;
+        return false;
+      }
+      this.chunk = next.value;
+      this.pos = 0;
+    }
+    return true;
+  }
+
+  /** Up to `max` bytes as a view (valid until the caller is done with it), or undefined at the end. */
+  async read(max: number): Promise<Buffer | undefined> {
+    if (!(await this.fill())) return undefined;
+    const end = Math.min(this.chunk.length, this.pos + max);
+    const view = this.chunk.subarray(this.pos, end);
+    this.pos = end;
+    this.offset += view.length;
+    return view;
+  }
+
+  /** Exactly `n` bytes, or undefined when the stream ends right here; TruncatedStreamError when it ends inside them. */
+  async readExact(n: number): Promise<Buffer | undefined> {
+    const first = await this.read(n);
+    if (first === undefined) return undefined;
+    if (first.length === n) return first;
+    const parts = [first];
+    let have = first.length;
+    while (have < n) {
+      const part = await this.read(n - have);
+      if (part === undefined) throw new TruncatedStreamError(this.offset);
+      parts.push(part);
+      have += part.length;
+    }
+    return Buffer.concat(parts, n);
+  }
+
+  /** Skips exactly `n` bytes; TruncatedStreamError when the stream ends first. */
+  async skip(n: number): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      const part = await this.read(left);
+      if (part === undefined) throw new TruncatedStreamError(this.offset);
+      left -= part.length;
+    }
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Writes a tar stream (pax-extended ustar) to a file or a stream, optionally
+ * through gzip. Each write is awaited until the chunk is taken (backpressure),
+ * so memory stays at the chunks in flight whatever the sizes. A file is written under a temp name
+ * beside it and renamed at the end: a failed backup never leaves a
+ * cut-short archive under the name asked for.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import { fromSystemError } from '../errors.js';
+import { BLOCK_SIZE, encodeEntryHeader, paddingOf, RECORD_SIZE, type EncodeEntryParams } from './tarHeader.js';
+
+export interface TarWriterParams {
+  /** A file path, or a stream (process.stdout). */
+  target: string | Writable;
+  gzip?: boolean;
+}
+
+interface Sink {
+  write(chunk: Buffer): Promise<void>;
+  end(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export class TarWriter {
+  /** Archive bytes written so far (before compression). */
+  bytesWritten = 0;
+
+  private constructor(private readonly sink: Sink) {}
+
+  static async open(params: TarWriterParams): Promise<TarWriter> {
+    return new TarWriter(await openSink(params));
+  }
+
+  /** Header (and pax header when needed) of one entry; for files, `writeContent` then follows with exactly `size` bytes. */
+  async writeHeader(params: EncodeEntryParams): Promise<void> {
+    await this.write(encodeEntryHeader(params));
+  }
+
+  /** A chunk of the current file's content; the caller may reuse it once the promise settles (and not before). */
+  async writeContent(chunk: Buffer): Promise<void> {
+    await this.write(chunk);
+  }
+
+  /** Zero padding after a file's `size` bytes. */
+  async endContent(size: number): Promise<void> {
+    const padding = paddingOf(size);
+    if (padding > 0) await this.write(Buffer.alloc(padding));
+  }
+
+  /** A small file in one call (index, refs, CACHEDIR.TAG). */
+  async writeFile(params: Omit<EncodeEntryParams, 'type' | 'size'> & { content: Buffer }): Promise<void> {
+    await this.writeHeader({ ...params, type: 'file', size: params.content.length });
+    await this.writeContent(params.content);
+    await this.endContent(params.content.length);
+  }
+
+  /** Two zero blocks, padded to GNU tar's record size, then closes (and renames the file into place). */
+  async finish(): Promise<void> {
+    const end = 2 * BLOCK_SIZE;
+    const total = this.bytesWritten + end;
+    const pad = total % RECORD_SIZE === 0 ? 0 : RECORD_SIZE - (total % RECORD_SIZE);
+    await this.write(Buffer.alloc(end + pad));
+    await this.sink.end();
+  }
+
+  /** Drops what was written (the temp file), after a failure. */
+  async abort(): Promise<void> {
+    await this.sink.abort();
+  }
+
+  private async write(chunk: Buffer): Promise<void> {
+    this.bytesWritten += chunk.length;
+    await this.sink.write(chunk);
+  }
+}
+
+async function openSink(params: TarWriterParams): Promise<Sink> {
+  if (typeof params.target !== 'string') {
+    const out = params.target;
+    if (!params.gzip) return streamSink(out, async () => undefined);
+    const gzip = createGzip();
+    gzip.pipe(out, { end: false });
+    return streamSink(gzip, async () => {
+      gzip.end();
+      await once(gzip, 'end');
+    });
+  }
+  const dest = params.target;
+  const tmp = `${dest}.${randomBytes(4).toString('hex')}.partial`;
+  let handle: FileHandle;
+  try {
+    handle = await open(tmp, 'wx', 0o644);
+  } catch (err) {
+    throw fromSystemError({ err, path: tmp, action: 'create the archive' });
+  }
+  const commit = async (): Promise<void> => {
+    await handle.close();
+    await rename(tmp, dest);
+  };
+  const abort = async (): Promise<void> => {
+    await handle.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+  };
+  if (params.gzip) {
+    const gzip = createGzip();
+    const file = handle.createWriteStream({ autoClose: false });
+    gzip.pipe(file);
+    const sink = streamSink(gzip, async () => {
+      gzip.end();
+      await once(file, 'finish');
+      await commit();
+    });
+    return { ...sink, abort };
+  }
+  return {
+    async write(chunk) {
+      let done = 0;
+      while (done < chunk.length) {
+        try {
+          done += (await handle.write(chunk, done, chunk.length - done)).bytesWritten;
+        } catch (err) {
+          throw fromSystemError({ err, path: dest, action: 'write the archive' });
+        }
+      }
+    },
+    end: commit,
+    abort,
+  };
+}
+
+/**
+ * Each write resolves when the stream has taken the chunk (its callback: written to the pipe,
+ * or consumed by gzip), so the caller may reuse the buffer, and memory holds one chunk in flight.
+ */
+function streamSink(stream: Writable, end: () => Promise<void>): Sink {
+  let failure: Error | undefined;
+  stream.on('error', (err) => (failure = err));
+  return {
+    write(chunk) {
+      if (failure) return Promise.reject(failure);
+      return new Promise<void>((resolve, reject) => {
+        stream.write(chunk, (err) => (err ? reject(err) : resolve()));
+      });
+    },
+    end: async () => {
+      if (failure) throw failure;
+      await end();
+    },
+    abort: async () => undefined,
+  };
+}
