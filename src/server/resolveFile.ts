@@ -17,7 +17,7 @@ import type { ServerContext } from './serverContext.js';
 import type { Admission } from './accessPolicy.js';
 import { hubErrorReply, type AppRequest, type Reply } from './reply.js';
 import type { Route } from './parseRoute.js';
-import { upstreamFailureKind, upstreamFailureReply } from './upstreamFailure.js';
+import { fillFailureReply, upstreamFailureKind, upstreamFailureReply } from './upstreamFailure.js';
 import type { CacheOutcome } from './metrics.js';
 
 type ResolveRoute = Extract<Route, { kind: 'resolve' }>;
@@ -37,7 +37,7 @@ export async function resolveFile(params: { ctx: ServerContext; req: AppRequest;
     const reader = await ctx.store.openBlob({ repo, revision, path, facts: known });
     if (reader) return fileReply({ ctx, req, facts: known, reader, outcome: 'hit' });
     // Being filled for another client right now: join it (no second HEAD upstream).
-    const filling = head ? undefined : ctx.store.runningFill({ repo, etag: known.etag });
+    const filling = head ? undefined : await ctx.store.runningFill({ repo, etag: known.etag });
     if (filling) return fileReply({ ctx, req, facts: known, reader: filling, outcome: 'miss' });
   }
 
@@ -76,14 +76,21 @@ export async function resolveFile(params: { ctx: ServerContext; req: AppRequest;
   // A HEAD only needs the facts; the bytes move when someone GETs them.
   if (head) return fileReply({ ctx, req, facts, reader: undefined, outcome: 'miss' });
   const sameHost = new URL(meta.downloadUrl).origin === new URL(ctx.upstream).origin;
-  const filling = ctx.store.fillBlob({
-    repo,
-    revision: refRevision,
-    path,
-    facts,
-    url: meta.downloadUrl,
-    token: sameHost ? admission.upstreamToken : undefined,
-  });
+  let filling: BlobReader;
+  try {
+    filling = await ctx.store.fillBlob({
+      repo,
+      revision: refRevision,
+      path,
+      facts,
+      url: meta.downloadUrl,
+      token: sameHost ? admission.upstreamToken : undefined,
+    });
+  } catch (err) {
+    // Failed before its first byte: the client still gets a status (and Python falls back on a 5xx).
+    ctx.metrics.upstreamErrors += 1;
+    return fillFailureReply(err);
+  }
   return fileReply({ ctx, req, facts, reader: filling, outcome: 'miss' });
 }
 

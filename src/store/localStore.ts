@@ -64,15 +64,22 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
       return fileReader(blobPath, facts);
     },
 
-    runningFill({ repo, etag }) {
+    async runningFill({ repo, etag }) {
       const fill = running.get(`${repoFolderName(repo)}|${etag}`);
-      return fill?.state === 'running' ? fill.reader() : undefined;
+      if (fill?.state !== 'running') return undefined;
+      return fill.started().then(
+        () => fill.reader(),
+        () => undefined,
+      );
     },
 
-    fillBlob(fill: FillParams) {
+    async fillBlob(fill: FillParams) {
       const key = `${repoFolderName(fill.repo)}|${fill.facts.etag}`;
       const existing = running.get(key);
-      if (existing && existing.state === 'running') return existing.reader();
+      if (existing && existing.state === 'running') {
+        await existing.started();
+        return existing.reader();
+      }
       const blobFill = new BlobFill(
         { repo: repoFolderName(fill.repo), path: fill.path, etag: fill.facts.etag, size: fill.facts.size },
         repoPaths({ ...fill.repo, cacheDir }).blob(fill.facts.etag),
@@ -104,6 +111,7 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
         settling.delete(work);
       });
       settling.add(work);
+      await blobFill.started();
       return blobFill.reader();
     },
 
