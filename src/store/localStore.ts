@@ -17,6 +17,7 @@ import { lookupCachedFile } from '../cache/resolveCachedFile.js';
 import { writeRef } from '../cache/writeRef.js';
 import { isCommitHash } from '../cache/revision.js';
 import { fetchBlob } from '../download/fetchBlob.js';
+import { isHubcacheError } from '../errors.js';
 import { BlobFill } from './blobFill.js';
 import type { BlobReader, BlobStore, FileFacts, FillParams, FillStatus } from './blobStore.js';
 
@@ -56,7 +57,14 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
       const paths = repoPaths({ ...repo, cacheDir });
       const linked = await readlink(paths.snapshotFile(facts.commit, path)).catch(() => undefined);
       if (linked !== paths.blobLinkTarget(facts.commit, path, facts.etag)) {
-        await fetchBlob({ cacheDir, ...repo, revision, path, commit: facts.commit, etag: facts.etag, size: facts.size }).catch(() => undefined);
+        try {
+          await fetchBlob({ cacheDir, ...repo, revision, path, commit: facts.commit, etag: facts.etag, size: facts.size });
+        } catch (err) {
+          // A cleanup deleted the blob while we waited for its lock: it is not here after all (a
+          // reader of the old path would answer 200 and then nothing). Any other failure (a
+          // read-only cache) leaves the bytes where they are: serve them.
+          if (isHubcacheError(err, 'E_NOT_CACHED')) return undefined;
+        }
       } else {
         // The snapshot holds the file, so the branch asked for may point at it (only written when it changed).
         await writeRef({ cacheDir, ...repo, revision, commit: facts.commit }).catch(() => undefined);
