@@ -45,14 +45,19 @@ export async function resolveFile(params: { ctx: ServerContext; req: AppRequest;
   if (ctx.offline) return fromCache({ ctx, req, route, access, failure: undefined });
 
   // 3. Ask upstream (one request for all clients asking the same thing with the same credentials).
+  // A branch pinned by an earlier answer is asked by that commit: a HEAD-then-GET chain gets the
+  // bytes of the commit its HEAD named even when the branch moved in between (Python would
+  // otherwise store the new bytes under the old etag). The pin is not renewed by this, so the
+  // branch is asked again once its TTL is over.
+  const asked = commit ?? revision;
   let meta: FileMetadata;
   try {
-    meta = await ctx.upstreamCalls.run(`head|${repoKey}|${revision}|${path}|${admission.tokenKey}`, () =>
+    meta = await ctx.upstreamCalls.run(`head|${repoKey}|${asked}|${path}|${admission.tokenKey}`, () =>
       getFileMetadata({
         endpoint: ctx.upstream,
         repoType: repo.repoType,
         repoId: repo.repoId,
-        revision,
+        revision: asked,
         path,
         token: admission.upstreamToken,
         timeoutMs: ctx.upstreamTimeoutMs,
@@ -65,7 +70,7 @@ export async function resolveFile(params: { ctx: ServerContext; req: AppRequest;
   }
   ctx.access.remember(access);
   const facts: FileFacts = { commit: meta.commit, etag: meta.etag, size: meta.size };
-  if (!isCommitHash(revision)) ctx.refs.set({ repoKey, revision, commit: meta.commit });
+  if (!isCommitHash(asked)) ctx.refs.set({ repoKey, revision, commit: meta.commit });
   ctx.facts.set(`${repoKey}|${meta.commit}|${path}`, facts);
 
   // Asked by commit right after resolving a branch to it (snapshotDownload does): the branch's ref
