@@ -9,6 +9,7 @@
  * 502/504 so Python clients fall back to their own caches.
  */
 import { repoFolderName } from '../cache/repoId.js';
+import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { isCommitHash } from '../cache/revision.js';
 import { getFileMetadata, type FileMetadata } from '../hub/getFileMetadata.js';
 import type { BlobReader, FileFacts } from '../store/blobStore.js';
@@ -69,6 +70,12 @@ export async function resolveFile(params: { ctx: ServerContext; req: AppRequest;
     return fromCache({ ctx, req, route, access, failure: err });
   }
   ctx.access.remember(access);
+  // What the mirror fills it serves to every client after: only bytes it can check against their
+  // name (the Hub's etags are always a sha256 or a git-sha1; anything else is not a Hub answer).
+  if (!hashAlgorithmForBlobName({ name: meta.etag })) {
+    ctx.metrics.upstreamErrors += 1;
+    return hubErrorReply({ status: 502, message: 'Upstream named the file by an etag that is not a content hash: the mirror cannot verify it' });
+  }
   const facts: FileFacts = { commit: meta.commit, etag: meta.etag, size: meta.size };
   if (!isCommitHash(asked)) ctx.refs.set({ repoKey, revision, commit: meta.commit });
   ctx.facts.set(`${repoKey}|${meta.commit}|${path}`, facts);

@@ -11,6 +11,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fetchAll, startMirror, type Mirror } from '../helpers/startMirror.js';
+import { runCli } from '../helpers/runCli.js';
 
 const COMMIT = 'a'.repeat(40);
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -189,6 +190,18 @@ describe('a lying or broken upstream never yields a complete wrong file or a blo
     expect(String(got.headers['content-type'])).not.toMatch(/xet/);
     expect(got.status === 200 ? got.cut : got.status >= 500).toBe(true);
     expect(await blobFiles(mirror)).toEqual([]);
+  });
+
+  it('an etag that is not a hash: the bytes cannot be verified, so they never become a blob (502 to HEAD and GET)', async () => {
+    const body = Buffer.from('whatever upstream says');
+    const upstream = await scriptedUpstream(fileUpstream({ headSize: body.length, etag: '1234-5678abc', get: (res) => res.writeHead(200, { 'content-length': String(body.length) }).end(body) }));
+    const mirror = await mirrorOf(upstream);
+    expect((await fetchAll(`${mirror.url}/acme/m/resolve/main/w.bin`, { method: 'HEAD' })).status).toBe(502);
+    const got = await rawGet(`${mirror.url}/acme/m/resolve/main/w.bin`);
+    const verify = await runCli({ args: ['verify', '--cache-dir', mirror.cacheDir, '--json'] });
+    expect(got.status).toBe(502);
+    expect(await blobFiles(mirror)).toEqual([]);
+    expect(verify.code, verify.stdout).toBe(0);
   });
 
   it('an EntryNotFound whose X-Repo-Commit is not a commit: not passed to clients (they make .no_exist/<it>/ of it)', async () => {
