@@ -97,6 +97,7 @@ export async function resolveFile(params: { ctx: ServerContext; req: AppRequest;
       facts,
       url: meta.downloadUrl,
       token: sameHost ? admission.upstreamToken : undefined,
+      refIsCurrent: () => ctx.refs.get({ repoKey, revision: refRevision, anyAge: true }) === facts.commit,
     });
   } catch (err) {
     // Failed before its first byte: the client still gets a status (and Python falls back on a 5xx).

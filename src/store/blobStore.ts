@@ -35,6 +35,12 @@ export interface FillParams {
   revision: string;
   path: string;
   facts: FileFacts;
+  /**
+   * Asked when the fill is done: the ref for `revision` is written only if this says the revision
+   * still names `facts.commit` (a branch can move while a slow fill runs; a newer ref must not be
+   * moved back). Absent: always written.
+   */
+  refIsCurrent?: () => boolean;
   /** Where the bytes are upstream (the Hub or its CDN) and the token for that first hop. */
   url: string;
   token: string | undefined;

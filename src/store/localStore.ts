@@ -96,7 +96,8 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
       const work = fetchBlob({
         cacheDir,
         ...fill.repo,
-        revision: fill.revision,
+        // The branch's ref is written below, once we know it still names this commit.
+        revision: fill.facts.commit,
         path: fill.path,
         commit: fill.facts.commit,
         etag: fill.facts.etag,
@@ -111,7 +112,10 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
         onWritten: (bytes) => blobFill.onWritten(bytes),
         onReceived: (bytes) => params.onUpstreamBytes?.(bytes),
       }).then(
-        () => blobFill.settle(),
+        async () => {
+          if (fill.refIsCurrent?.() ?? true) await writeRef({ cacheDir, ...fill.repo, revision: fill.revision, commit: fill.facts.commit }).catch(() => undefined);
+          blobFill.settle();
+        },
         (err: unknown) => blobFill.settle(err instanceof Error ? err : new Error(String(err))),
       ).finally(() => {
         if (running.get(key) === blobFill) running.delete(key);

@@ -162,4 +162,28 @@ describe('a branch that moves', () => {
       await mirror.close();
     }
   });
+
+  it('a slow fill of the old commit finishing after a fill of the new one does not move refs/main back', async () => {
+    const mirror = await startMirror({ upstream: origin.url, refTtlMs: 300 });
+    try {
+      origin.faults.add({ kind: 'trickle', bytesPerSecond: 2 * MiB, match: { path: 'part-1.bin' } });
+      const slow = get(`${mirror.url}/acme/race/resolve/main/part-1.bin`);
+      await settle(() => mirror.store.fills().length > 0);
+      await origin.setFixture({ repos: [repo(true)] });
+      await new Promise((r) => setTimeout(r, 400));
+      const fresh = await get(`${mirror.url}/acme/race/resolve/main/moving.txt`);
+      expect(fresh.body.toString()).toBe('moved on');
+      const old = await slow;
+      expect(old.cut).toBe(false);
+      expect(old.commit).not.toBe(fresh.commit);
+      const ref = await readFile(join(mirror.cacheDir, 'models--acme--race', 'refs', 'main'), 'utf8');
+      expect(ref).toBe(fresh.commit);
+      const verify = await runCli({ args: ['verify', '--cache-dir', mirror.cacheDir, '--json'] });
+      expect(verify.code, verify.stdout).toBe(0);
+    } finally {
+      origin.faults.clear();
+      await origin.setFixture({ repos: [repo(false)] });
+      await mirror.close();
+    }
+  });
 });
