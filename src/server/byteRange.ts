@@ -22,8 +22,9 @@ export function parseByteRange(params: { header: string | undefined; size: numbe
   let end = size;
   if (last !== '') {
     const lastByte = Number(last);
-    if (!Number.isSafeInteger(lastByte) || lastByte < start) return { kind: 'whole' };
-    end = Math.min(size, lastByte + 1);
+    if (lastByte < start) return { kind: 'whole' };
+    // A last byte past the end (however many digits) means "to the end" (RFC 9110 14.1.2).
+    end = Number.isSafeInteger(lastByte) ? Math.min(size, lastByte + 1) : size;
   }
   return { kind: 'partial', start, end };
 }

@@ -161,6 +161,8 @@ async function fetchJson(params: {
   const { ctx } = params;
   let url: string | undefined = params.url;
   const pages: unknown[] = [];
+  // One budget for the whole answer, however many pages it comes in.
+  let budget = MAX_ANSWER_BYTES;
   for (let page = 0; url !== undefined; page++) {
     if (page >= MAX_TREE_PAGES) throw new HubcacheError({ code: 'E_HTTP', message: 'Upstream tree has too many pages', data: { status: 502 } });
     const what = `fetch ${new URL(url).pathname}`;
@@ -178,7 +180,8 @@ async function fetchJson(params: {
       headersTimeoutMs: ctx.upstreamTimeoutMs,
       what,
     });
-    const text = await readBodyText({ body: response.body, limitBytes: MAX_ANSWER_BYTES });
+    const text = await readBodyText({ body: response.body, limitBytes: budget });
+    budget -= Buffer.byteLength(text);
     if (response.status >= 400) {
       // hubErrorFromResponse also reads Retry-After (passed on to the client with a 429).
       throw hubErrorFromResponse({ status: response.status, url: response.url, headers: response.headers, bodyText: text.slice(0, 4096), what, hasToken: Boolean(params.token) });
@@ -201,14 +204,18 @@ async function fetchJson(params: {
   return pages;
 }
 
-/** The `rel="next"` URL of a Link header, only when it stays on the upstream host we asked. */
+/**
+ * The `rel="next"` URL of a Link header, always on the upstream host we asked: a Link naming
+ * another host (an alias of the Hub, or a hostile one) is followed by its path and query there.
+ * Stopping instead would answer a truncated tree, kept forever when keyed by a commit.
+ */
 function nextPage(params: { link: string | undefined; current: string }): string | undefined {
   if (!params.link) return undefined;
   for (const part of stripXetLinks(params.link).split(/,(?=\s*<)/)) {
     const match = /<([^>]*)>\s*;\s*rel\s*=\s*"?next"?/i.exec(part);
     if (match?.[1] === undefined) continue;
     const next = new URL(match[1], params.current);
-    return next.origin === new URL(params.current).origin ? next.toString() : undefined;
+    return new URL(`${next.pathname}${next.search}`, params.current).toString();
   }
   return undefined;
 }

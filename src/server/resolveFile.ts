@@ -9,6 +9,7 @@
  * 502/504 so Python clients fall back to their own caches.
  */
 import { repoFolderName } from '../cache/repoId.js';
+import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { isCommitHash } from '../cache/revision.js';
 import { getFileMetadata, type FileMetadata } from '../hub/getFileMetadata.js';
 import type { BlobReader, FileFacts } from '../store/blobStore.js';
@@ -17,7 +18,7 @@ import type { ServerContext } from './serverContext.js';
 import type { Admission } from './accessPolicy.js';
 import { hubErrorReply, type AppRequest, type Reply } from './reply.js';
 import type { Route } from './parseRoute.js';
-import { upstreamFailureKind, upstreamFailureReply } from './upstreamFailure.js';
+import { fillFailureReply, upstreamFailureKind, upstreamFailureReply } from './upstreamFailure.js';
 import type { CacheOutcome } from './metrics.js';
 
 type ResolveRoute = Extract<Route, { kind: 'resolve' }>;
@@ -37,7 +38,7 @@ export async function resolveFile(params: { ctx: ServerContext; req: AppRequest;
     const reader = await ctx.store.openBlob({ repo, revision, path, facts: known });
     if (reader) return fileReply({ ctx, req, facts: known, reader, outcome: 'hit' });
     // Being filled for another client right now: join it (no second HEAD upstream).
-    const filling = head ? undefined : ctx.store.runningFill({ repo, etag: known.etag });
+    const filling = head ? undefined : await ctx.store.runningFill({ repo, etag: known.etag });
     if (filling) return fileReply({ ctx, req, facts: known, reader: filling, outcome: 'miss' });
   }
 
@@ -45,14 +46,19 @@ export async function resolveFile(params: { ctx: ServerContext; req: AppRequest;
   if (ctx.offline) return fromCache({ ctx, req, route, access, failure: undefined });
 
   // 3. Ask upstream (one request for all clients asking the same thing with the same credentials).
+  // A branch pinned by an earlier answer is asked by that commit: a HEAD-then-GET chain gets the
+  // bytes of the commit its HEAD named even when the branch moved in between (Python would
+  // otherwise store the new bytes under the old etag). The pin is not renewed by this, so the
+  // branch is asked again once its TTL is over.
+  const asked = commit ?? revision;
   let meta: FileMetadata;
   try {
-    meta = await ctx.upstreamCalls.run(`head|${repoKey}|${revision}|${path}|${admission.tokenKey}`, () =>
+    meta = await ctx.upstreamCalls.run(`head|${repoKey}|${asked}|${path}|${admission.tokenKey}`, () =>
       getFileMetadata({
         endpoint: ctx.upstream,
         repoType: repo.repoType,
         repoId: repo.repoId,
-        revision,
+        revision: asked,
         path,
         token: admission.upstreamToken,
         timeoutMs: ctx.upstreamTimeoutMs,
@@ -64,8 +70,14 @@ export async function resolveFile(params: { ctx: ServerContext; req: AppRequest;
     return fromCache({ ctx, req, route, access, failure: err });
   }
   ctx.access.remember(access);
+  // What the mirror fills it serves to every client after: only bytes it can check against their
+  // name (the Hub's etags are always a sha256 or a git-sha1; anything else is not a Hub answer).
+  if (!hashAlgorithmForBlobName({ name: meta.etag })) {
+    ctx.metrics.upstreamErrors += 1;
+    return hubErrorReply({ status: 502, message: 'Upstream named the file by an etag that is not a content hash: the mirror cannot verify it' });
+  }
   const facts: FileFacts = { commit: meta.commit, etag: meta.etag, size: meta.size };
-  if (!isCommitHash(revision)) ctx.refs.set({ repoKey, revision, commit: meta.commit });
+  if (!isCommitHash(asked)) ctx.refs.set({ repoKey, revision, commit: meta.commit });
   ctx.facts.set(`${repoKey}|${meta.commit}|${path}`, facts);
 
   // Asked by commit right after resolving a branch to it (snapshotDownload does): the branch's ref
@@ -76,14 +88,22 @@ export async function resolveFile(params: { ctx: ServerContext; req: AppRequest;
   // A HEAD only needs the facts; the bytes move when someone GETs them.
   if (head) return fileReply({ ctx, req, facts, reader: undefined, outcome: 'miss' });
   const sameHost = new URL(meta.downloadUrl).origin === new URL(ctx.upstream).origin;
-  const filling = ctx.store.fillBlob({
-    repo,
-    revision: refRevision,
-    path,
-    facts,
-    url: meta.downloadUrl,
-    token: sameHost ? admission.upstreamToken : undefined,
-  });
+  let filling: BlobReader;
+  try {
+    filling = await ctx.store.fillBlob({
+      repo,
+      revision: refRevision,
+      path,
+      facts,
+      url: meta.downloadUrl,
+      token: sameHost ? admission.upstreamToken : undefined,
+      refIsCurrent: () => ctx.refs.get({ repoKey, revision: refRevision, anyAge: true }) === facts.commit,
+    });
+  } catch (err) {
+    // Failed before its first byte: the client still gets a status (and Python falls back on a 5xx).
+    ctx.metrics.upstreamErrors += 1;
+    return fillFailureReply(err);
+  }
   return fileReply({ ctx, req, facts, reader: filling, outcome: 'miss' });
 }
 

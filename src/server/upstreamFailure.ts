@@ -5,6 +5,7 @@
  * (RepoNotFound, GatedRepo, EntryNotFound...) is passed on with its status and X-Error-Code.
  */
 import { isHubcacheError } from '../errors.js';
+import { isCommitHash } from '../cache/revision.js';
 import { hubErrorReply, type Reply } from './reply.js';
 
 export type UpstreamFailureKind = 'refusal' | 'unavailable';
@@ -20,7 +21,8 @@ export function upstreamFailureReply(err: unknown): Reply {
   const status = typeof err.data.status === 'number' ? err.data.status : undefined;
   const hubCode = typeof err.data.hubErrorCode === 'string' ? err.data.hubErrorCode : undefined;
   const hubMessage = typeof err.data.hubMessage === 'string' ? err.data.hubMessage : undefined;
-  const commit = typeof err.data.repoCommit === 'string' ? err.data.repoCommit : undefined;
+  // Clients make `.no_exist/<commit>/` of it: only ever a commit id, whatever upstream sent.
+  const commit = typeof err.data.repoCommit === 'string' && isCommitHash(err.data.repoCommit) ? err.data.repoCommit : undefined;
   if (status === 429) {
     const retryAfterMs = typeof err.data.retryAfterMs === 'number' ? err.data.retryAfterMs : undefined;
     return hubErrorReply({
@@ -45,4 +47,18 @@ export function upstreamFailureReply(err: unknown): Reply {
     status: 502,
     message: status !== undefined ? `Upstream answered HTTP ${status}, and the mirror cannot answer from its cache` : 'Upstream is unreachable, and the mirror cannot answer from its cache',
   });
+}
+
+/**
+ * A fill that failed before its first byte, after upstream's HEAD said the file exists: a full
+ * disk is 507, a rate limit is passed on, a slow upstream 504; anything else is 502 (never a 4xx,
+ * which clients would take for "this file does not exist").
+ */
+export function fillFailureReply(err: unknown): Reply {
+  if (isHubcacheError(err, 'E_DISK_FULL')) return hubErrorReply({ status: 507, message: 'The mirror\'s disk is full' });
+  if (isHubcacheError(err, 'E_PERMISSION')) return hubErrorReply({ status: 503, message: 'The mirror cannot write to its cache' });
+  if (!isHubcacheError(err)) return hubErrorReply({ status: 502, message: 'The mirror could not fetch the file from upstream' });
+  const status = typeof err.data.status === 'number' ? err.data.status : undefined;
+  if (upstreamFailureKind(err) === 'refusal') return hubErrorReply({ status: 502, message: `Upstream refused the file's bytes (HTTP ${status})` });
+  return upstreamFailureReply(err);
 }

@@ -56,6 +56,17 @@ export class BlobFill {
     return { ...this.status, written: this.written, startedAt: this.startedAt };
   }
 
+  /**
+   * Resolves once the fill has a byte on disk or has ended well; rejects with its error when it
+   * failed first. A route waits for this before it answers, so a fill that cannot start (upstream
+   * refuses the GET, the CDN is down, the disk is full) is an error status for the client, not a
+   * 200 whose body never comes.
+   */
+  async started(): Promise<void> {
+    while (this.state === 'running' && this.written === 0) await this.changed();
+    if (this.state === 'failed') throw this.error ?? new Error('fill failed');
+  }
+
   /** Resolves at the next change of progress or state. */
   changed(): Promise<void> {
     return new Promise((resolve) => this.waiters.push(resolve));

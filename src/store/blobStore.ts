@@ -35,6 +35,12 @@ export interface FillParams {
   revision: string;
   path: string;
   facts: FileFacts;
+  /**
+   * Asked when the fill is done: the ref for `revision` is written only if this says the revision
+   * still names `facts.commit` (a branch can move while a slow fill runs; a newer ref must not be
+   * moved back). Absent: always written.
+   */
+  refIsCurrent?: () => boolean;
   /** Where the bytes are upstream (the Hub or its CDN) and the token for that first hop. */
   url: string;
   token: string | undefined;
@@ -52,10 +58,17 @@ export interface FillStatus {
 export interface BlobStore {
   /** A committed, complete blob, or undefined. Also links it into the snapshot when it is missing there. */
   openBlob(params: { repo: RepoRef; revision: string; path: string; facts: FileFacts }): Promise<BlobReader | undefined>;
-  /** The fill of this blob running now, if any (a request that knows the file's facts joins it without asking upstream). */
-  runningFill(params: { repo: RepoRef; etag: string }): BlobReader | undefined;
-  /** The one fill of this blob: the first caller starts it, later callers join it. */
-  fillBlob(params: FillParams): BlobReader;
+  /**
+   * The fill of this blob running now, if any (a request that knows the file's facts joins it
+   * without asking upstream); undefined too when it fails before its first byte.
+   */
+  runningFill(params: { repo: RepoRef; etag: string }): Promise<BlobReader | undefined>;
+  /**
+   * The one fill of this blob: the first caller starts it, later callers join it. Resolves once the
+   * fill has its first byte on disk (or is complete); rejects with the fill's error when it fails
+   * before that, so the route can still answer with an error status instead of a cut 200.
+   */
+  fillBlob(params: FillParams): Promise<BlobReader>;
   /** A file the cache holds at a commit or a ref it knows, without asking anyone (offline answers). */
   cachedFile(params: { repo: RepoRef; revision: string; path: string }): Promise<(FileFacts & { reader: BlobReader }) | undefined>;
   /**

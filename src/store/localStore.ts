@@ -17,6 +17,7 @@ import { lookupCachedFile } from '../cache/resolveCachedFile.js';
 import { writeRef } from '../cache/writeRef.js';
 import { isCommitHash } from '../cache/revision.js';
 import { fetchBlob } from '../download/fetchBlob.js';
+import { isHubcacheError } from '../errors.js';
 import { BlobFill } from './blobFill.js';
 import type { BlobReader, BlobStore, FileFacts, FillParams, FillStatus } from './blobStore.js';
 
@@ -56,7 +57,14 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
       const paths = repoPaths({ ...repo, cacheDir });
       const linked = await readlink(paths.snapshotFile(facts.commit, path)).catch(() => undefined);
       if (linked !== paths.blobLinkTarget(facts.commit, path, facts.etag)) {
-        await fetchBlob({ cacheDir, ...repo, revision, path, commit: facts.commit, etag: facts.etag, size: facts.size }).catch(() => undefined);
+        try {
+          await fetchBlob({ cacheDir, ...repo, revision, path, commit: facts.commit, etag: facts.etag, size: facts.size });
+        } catch (err) {
+          // A cleanup deleted the blob while we waited for its lock: it is not here after all (a
+          // reader of the old path would answer 200 and then nothing). Any other failure (a
+          // read-only cache) leaves the bytes where they are: serve them.
+          if (isHubcacheError(err, 'E_NOT_CACHED')) return undefined;
+        }
       } else {
         // The snapshot holds the file, so the branch asked for may point at it (only written when it changed).
         await writeRef({ cacheDir, ...repo, revision, commit: facts.commit }).catch(() => undefined);
@@ -64,15 +72,22 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
       return fileReader(blobPath, facts);
     },
 
-    runningFill({ repo, etag }) {
+    async runningFill({ repo, etag }) {
       const fill = running.get(`${repoFolderName(repo)}|${etag}`);
-      return fill?.state === 'running' ? fill.reader() : undefined;
+      if (fill?.state !== 'running') return undefined;
+      return fill.started().then(
+        () => fill.reader(),
+        () => undefined,
+      );
     },
 
-    fillBlob(fill: FillParams) {
+    async fillBlob(fill: FillParams) {
       const key = `${repoFolderName(fill.repo)}|${fill.facts.etag}`;
       const existing = running.get(key);
-      if (existing && existing.state === 'running') return existing.reader();
+      if (existing && existing.state === 'running') {
+        await existing.started();
+        return existing.reader();
+      }
       const blobFill = new BlobFill(
         { repo: repoFolderName(fill.repo), path: fill.path, etag: fill.facts.etag, size: fill.facts.size },
         repoPaths({ ...fill.repo, cacheDir }).blob(fill.facts.etag),
@@ -81,7 +96,8 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
       const work = fetchBlob({
         cacheDir,
         ...fill.repo,
-        revision: fill.revision,
+        // The branch's ref is written below, once we know it still names this commit.
+        revision: fill.facts.commit,
         path: fill.path,
         commit: fill.facts.commit,
         etag: fill.facts.etag,
@@ -96,7 +112,10 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
         onWritten: (bytes) => blobFill.onWritten(bytes),
         onReceived: (bytes) => params.onUpstreamBytes?.(bytes),
       }).then(
-        () => blobFill.settle(),
+        async () => {
+          if (fill.refIsCurrent?.() ?? true) await writeRef({ cacheDir, ...fill.repo, revision: fill.revision, commit: fill.facts.commit }).catch(() => undefined);
+          blobFill.settle();
+        },
         (err: unknown) => blobFill.settle(err instanceof Error ? err : new Error(String(err))),
       ).finally(() => {
         if (running.get(key) === blobFill) running.delete(key);
@@ -104,6 +123,7 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
         settling.delete(work);
       });
       settling.add(work);
+      await blobFill.started();
       return blobFill.reader();
     },
 

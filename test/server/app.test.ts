@@ -86,7 +86,8 @@ describe('listen limits', () => {
   it('drops a client that stops reading after the idle timeout (memory and sockets are not held forever)', async () => {
     const mirror = await startMirror({ upstream: origin.url });
     try {
-      // Warm the cache so the answer is a plain file read (before the short timeout: a loaded machine may be slow here).
+      // Warm the cache so the answer is a plain file read (before the short timeout: a cold fill's
+      // first byte can take longer than 500 ms on a loaded machine).
       await (await fetch(`${mirror.url}/acme/app/resolve/main/w.bin`)).arrayBuffer();
       mirror.server.server.timeout = 500;
       const { port } = new URL(mirror.url);
