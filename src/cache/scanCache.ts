@@ -8,14 +8,16 @@
  * is still reported. Sizes follow huggingface_hub: a repo's size is the sum
  * of the unique blobs its snapshots link to.
  *
- * The walk uses synchronous fs calls on purpose: a scan is tens of thousands
- * of readlink/lstat calls, and promise overhead made it 10x slower. A caller
- * whose event loop must not wait passes `threads` to run the repo walk on
- * worker threads (scanReposInWorkers).
+ * The walk is synchronous on purpose: a scan is tens of thousands of
+ * readlink/lstat calls, and promise overhead made it 10x slower. Each folder
+ * is read in one call to the addon (dirListing, native/listTree.c) when it is
+ * built, else with Node's sync fs calls. A caller whose event loop must not
+ * wait passes `threads` to run the repo walk on worker threads
+ * (scanReposInWorkers).
  *
  * Files: the root walk (this file), the repo walk (scanRepo: readRepoBlobs,
- * scanSnapshotDir), the worker fan-out (scanReposInWorkers, scanWorker), the
- * report's types (cacheScan).
+ * scanSnapshotDir, both reading through dirListing), the worker fan-out
+ * (scanReposInWorkers, scanWorker), the report's types (cacheScan).
  */
 import { readdirSync, type Dirent } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -25,6 +27,7 @@ import { HUBCACHE_DIR_NAME, LOCKS_DIR_NAME } from './repoPaths.js';
 import type { CacheScan, RepoJob } from './cacheScan.js';
 import { scanRepos } from './scanRepo.js';
 import { scanReposInWorkers } from './scanReposInWorkers.js';
+import { nativeListTree } from './dirListing.js';
 
 export type { CacheWarningCode, CacheWarning, CachedFile, CachedRevision, IncompleteFile, CachedRepo, CacheScan } from './cacheScan.js';
 
@@ -41,12 +44,18 @@ export interface ScanCacheParams {
    */
   detail?: 'files' | 'summary';
   /**
-   * Worker threads to run the walk on. Default: 2 for a summary scan of a
-   * big cache (the kernel's path walks dominate and split well over cores),
-   * else 0 (this thread). A full file list is slower to clone back from a
-   * worker than to build here.
+   * Worker threads to run the walk on. Default 0 (this thread) when the addon
+   * is built: its walk of a 200-repo cache takes less time than starting one
+   * worker. Without the addon, 2 for a summary scan of a big cache (the
+   * kernel's path walks dominate and split well over cores), else 0. A full
+   * file list is slower to clone back from a worker than to build here.
    */
   threads?: number;
+  /**
+   * false: read folders in JavaScript even when the addon's listTree is built
+   * (the tests check both walkers give the same scan). Default true.
+   */
+  native?: boolean;
 }
 
 export async function scanCache(params: ScanCacheParams): Promise<CacheScan> {
@@ -76,9 +85,10 @@ export async function scanCache(params: ScanCacheParams): Promise<CacheScan> {
     jobs.push({ repoPath: path, folderName: entry.name, repoType: ref.repoType, repoId: ref.repoId });
   }
   const summary = params.detail === 'summary';
-  const defaultThreads = summary && jobs.length >= PARALLEL_MIN_REPOS ? Math.min(2, availableParallelism()) : 0;
+  const native = params.native !== false && nativeListTree() !== undefined;
+  const defaultThreads = !native && summary && jobs.length >= PARALLEL_MIN_REPOS ? Math.min(2, availableParallelism()) : 0;
   const threads = canUseWorkers() ? Math.min(params.threads ?? defaultThreads, jobs.length) : 0;
-  result.repos = threads > 0 ? await scanReposInWorkers({ jobs, threads, summary }) : scanRepos({ jobs, summary });
+  result.repos = threads > 0 ? await scanReposInWorkers({ jobs, threads, summary, native }) : scanRepos({ jobs, summary, native });
   result.repos.sort((a, b) => (a.folderName < b.folderName ? -1 : a.folderName > b.folderName ? 1 : 0));
   result.sizeOnDisk = result.repos.reduce((sum, repo) => sum + repo.sizeOnDisk, 0);
   return result;

@@ -17,14 +17,16 @@ import { scanSnapshotDir, type RevisionTally } from './scanSnapshotDir.js';
 const IGNORED_NAMES = new Set(['.DS_Store']);
 
 /** Scans repo folders synchronously; the worker entry point calls this. */
-export function scanRepos(params: { jobs: RepoJob[]; summary?: boolean }): CachedRepo[] {
-  return params.jobs.map((job) => scanRepo({ job, summary: params.summary === true }));
+export function scanRepos(params: { jobs: RepoJob[]; summary?: boolean; native?: boolean }): CachedRepo[] {
+  return params.jobs.map((job) => scanRepo({ job, summary: params.summary === true, native: params.native }));
 }
 
 export interface ScanRepoParams {
   job: RepoJob;
   /** Totals only: every revision's `files` stays empty and no per-file object is built. */
   summary: boolean;
+  /** false: read folders in JavaScript even when the addon is built (see dirListing). */
+  native?: boolean;
 }
 
 export function scanRepo(params: ScanRepoParams): CachedRepo {
@@ -32,7 +34,7 @@ export function scanRepo(params: ScanRepoParams): CachedRepo {
   const blobsDir = join(repoPath, 'blobs');
   const snapshotsDir = join(repoPath, 'snapshots');
   const warnings: CacheWarning[] = linkedFolderWarnings({ dirs: [blobsDir, snapshotsDir, join(repoPath, 'refs')] });
-  const blobs = readRepoBlobs({ blobsDir, warnings });
+  const blobs = readRepoBlobs({ blobsDir, warnings, native: params.native });
   const refsRead = readRefsSync({ refsDir: join(repoPath, 'refs') });
   const snapshotEntries = readDirOrWarn({ dir: snapshotsDir, warnings });
   for (const problem of refsRead.problems) warnings.push({ code: 'bad-ref', path: problem.path, message: problem.message });
@@ -65,7 +67,7 @@ export function scanRepo(params: ScanRepoParams): CachedRepo {
       }
       const files: CachedFile[] | undefined = params.summary ? undefined : [];
       const tally: RevisionTally = { nbFiles: 0, blobs: new Map() };
-      scanSnapshotDir({ dir: snapshotPath, prefix: '', blobsDir, blobs: blobs.complete, tally, files, warnings });
+      scanSnapshotDir({ dir: snapshotPath, blobsDir, blobs: blobs.complete, tally, files, warnings, native: params.native });
       tallies.push(tally);
       // Plain code-unit order: localeCompare cost more than the whole walk on 20k files.
       files?.sort((a, b) => byCodeUnits(a.path, b.path));

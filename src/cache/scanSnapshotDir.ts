@@ -2,18 +2,16 @@
  * The repo walk's per-revision step: every file of one snapshot folder
  * (recursively), each link resolved against the repo's blobs.
  *
- * Per link: one readlink and string checks, nothing else. The blob's size
- * and times come from readRepoBlobs (one lstat per blob, not per link), and
+ * The folder is read first, in one go (dirListing: the addon's listTree, else
+ * JavaScript); then per link: string checks on its target, nothing else. The
+ * blob's size and times come from readRepoBlobs (one lstat per blob, not per link), and
  * a summary scan (`files` undefined) builds no per-file object at all: it
  * only tallies the unique blobs the revision uses.
  */
-import { lstatSync, readlinkSync } from 'node:fs';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import type { CachedFile, CacheWarning } from './cacheScan.js';
 import type { BlobEntry } from './readRepoBlobs.js';
-import { readDirOrWarn } from './readDirOrWarn.js';
-
-const IGNORED_NAMES = new Set(['.DS_Store']);
+import { ENTRY, listSnapshotTree } from './dirListing.js';
 
 /** What one revision holds, for its totals: the file count and the unique blobs its files use. */
 export interface RevisionTally {
@@ -26,48 +24,56 @@ export interface RevisionTally {
 }
 
 export interface ScanSnapshotDirParams {
-  /** The snapshot folder (`snapshots/<commit>`), or a subfolder of it while recursing. */
+  /** The snapshot folder (`snapshots/<commit>`). */
   dir: string;
-  /** `dir`'s path inside the snapshot ("" at its top), with "/" separators. */
-  prefix: string;
   blobsDir: string;
   blobs: Map<string, BlobEntry>;
   tally: RevisionTally;
   /** Collects one CachedFile per file; undefined for a summary scan. */
   files: CachedFile[] | undefined;
   warnings: CacheWarning[];
+  /** false: list the folder in JavaScript even when the addon is built (see dirListing). */
+  native?: boolean;
 }
 
 export function scanSnapshotDir(params: ScanSnapshotDirParams): void {
+  const { count, fields, kinds, numbers } = listSnapshotTree({ dir: params.dir, warnings: params.warnings, native: params.native });
   // The link every writer makes: `../../blobs/<etag>` at the top, one more `../` per subfolder.
-  let depth = 2;
-  for (let i = 0; i < params.prefix.length; i++) if (params.prefix.charCodeAt(i) === 47) depth += 1;
-  if (params.prefix) depth += 1;
-  const usualPrefix = `${'../'.repeat(depth)}blobs/`;
-  const entries = readDirOrWarn({ dir: params.dir, warnings: params.warnings });
-  for (const entry of entries) {
-    if (IGNORED_NAMES.has(entry.name)) continue;
-    const snapshotPath = `${params.dir}/${entry.name}`;
-    const relPath = params.prefix ? `${params.prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) {
-      scanSnapshotDir({ ...params, dir: snapshotPath, prefix: relPath });
-    } else if (entry.isSymbolicLink()) {
-      describeLink({ params, snapshotPath, relPath, usualPrefix });
-    } else if (entry.isFile()) {
-      describeCopy({ params, snapshotPath, relPath });
-    } else {
-      params.warnings.push({ code: 'stray-entry', path: snapshotPath, message: 'not a file, folder or link' });
+  const usualPrefixes: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const relPath = fields[2 * i] as string;
+    const snapshotPath = `${params.dir}/${relPath}`;
+    switch (kinds[i]) {
+      case ENTRY.link: {
+        let depth = 2;
+        for (let c = 0; c < relPath.length; c++) if (relPath.charCodeAt(c) === 47) depth += 1;
+        const usualPrefix = (usualPrefixes[depth] ??= `${'../'.repeat(depth)}blobs/`);
+        describeLink({ params, snapshotPath, relPath, target: fields[2 * i + 1] as string, usualPrefix });
+        break;
+      }
+      case ENTRY.linkGone:
+        // Gone since the readdir (a concurrent rm): counted, as before, as a dangling link.
+        params.tally.nbFiles += 1;
+        params.files?.push(linkFile({ relPath, snapshotPath, problem: 'dangling-link' }));
+        break;
+      case ENTRY.file:
+        describeCopy({ params, snapshotPath, relPath, entry: { size: numbers[3 * i] as number, atimeMs: numbers[3 * i + 1] as number, mtimeMs: numbers[3 * i + 2] as number } });
+        break;
+      case ENTRY.fileGone:
+        // Removed since the readdir (a concurrent rm): not part of this revision any more.
+        break;
+      case ENTRY.unreadable:
+        params.warnings.push({ code: 'unreadable', path: snapshotPath, message: fields[2 * i + 1] as string });
+        break;
+      default:
+        params.warnings.push({ code: 'stray-entry', path: snapshotPath, message: 'not a file, folder or link' });
     }
   }
 }
 
 /** The no-symlink layout (Windows, some network filesystems): the snapshot file holds the bytes. */
-function describeCopy(args: { params: ScanSnapshotDirParams; snapshotPath: string; relPath: string }): void {
-  const { params, snapshotPath } = args;
-  const stats = lstatSync(snapshotPath, { throwIfNoEntry: false });
-  // Removed since the readdir (a concurrent rm): not part of this revision any more.
-  if (!stats) return;
-  const entry: BlobEntry = { size: stats.size, atimeMs: stats.atimeMs, mtimeMs: stats.mtimeMs };
+function describeCopy(args: { params: ScanSnapshotDirParams; snapshotPath: string; relPath: string; entry: BlobEntry }): void {
+  const { params, snapshotPath, entry } = args;
   params.tally.nbFiles += 1;
   params.tally.blobs.set(snapshotPath, entry);
   params.files?.push({
@@ -83,18 +89,10 @@ function describeCopy(args: { params: ScanSnapshotDirParams; snapshotPath: strin
   });
 }
 
-function describeLink(args: { params: ScanSnapshotDirParams; snapshotPath: string; relPath: string; usualPrefix: string }): void {
-  const { params, snapshotPath, relPath } = args;
+function describeLink(args: { params: ScanSnapshotDirParams; snapshotPath: string; relPath: string; target: string; usualPrefix: string }): void {
+  const { params, snapshotPath, relPath, target } = args;
   const { blobsDir } = params;
   params.tally.nbFiles += 1;
-  let target: string;
-  try {
-    target = readlinkSync(snapshotPath);
-  } catch {
-    // Gone since the readdir (a concurrent rm): counted, as before, as a dangling link.
-    params.files?.push(linkFile({ relPath, snapshotPath, problem: 'dangling-link' }));
-    return;
-  }
   let blobName = blobNameOf({ target, usualPrefix: args.usualPrefix });
   if (blobName === undefined) {
     // Any other spelling (absolute, extra ./ or ../): resolve it the slow way.
