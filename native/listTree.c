@@ -1,15 +1,16 @@
 /*
- * The cache scan's system calls, batched: one call lists a repo's blobs/ (an
- * lstat per entry) or a whole snapshot folder (recursively; readlink per
- * link, lstat per regular file). The rules (what a link means, what is a
- * warning) stay in JavaScript (src/cache/scanSnapshotDir.ts, readRepoBlobs.ts);
- * this only replaces 30k fs calls from JavaScript, each with its own path walk
- * from the root, by readlinkat/fstatat relative to an open folder.
+ * The cache scan's system calls, batched: one call lists the blobs/ folders
+ * (an lstat per entry) or the snapshots/ folders (recursively; readlink per
+ * link, lstat per regular file) of many repos, on a few threads. The rules
+ * (what a link means, what is a warning) stay in JavaScript
+ * (src/cache/dirListing.ts and its callers); this only replaces 30k fs calls
+ * from JavaScript, each with its own path walk from the root, by
+ * readlinkat/fstatat relative to an open folder.
  *
  * Same answers as Node's readdirSync/lstatSync/readlinkSync, or none at all:
  * whenever the JavaScript walker would do something this does not reproduce
  * (an error message, a name that is not UTF-8, which Node would mangle), it
- * returns undefined and the caller walks that folder in JavaScript.
+ * gives undefined for that folder and the caller walks it in JavaScript.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,7 @@
 #include "listTree.h"
 
 /* Entry kinds; src/cache/dirListing.ts names the same numbers. */
-enum { K_FILE = 0, K_LINK = 1, K_OTHER = 2, K_FILE_GONE = 3, K_LINK_GONE = 4 };
+enum { K_FILE = 0, K_LINK = 1, K_OTHER = 2, K_FILE_GONE = 3, K_LINK_GONE = 4, K_DIR = 5 };
 
 /* Deeper than any model repo; past it the JavaScript walker (unbounded) takes over. */
 #define MAX_DEPTH 64
@@ -46,7 +48,7 @@ typedef struct {
   size_t rel_len;
   int recursive; /* 1: snapshot mode (d_type, recurse); 0: blobs mode (flat, lstat every entry) */
   const char *skip; /* a name the JavaScript walker ignores (".DS_Store"), or NULL */
-  int failed;    /* set: give up, the caller walks in JavaScript; ENOMEM: throw */
+  int failed;    /* errno that stopped the walk: the JavaScript walker lists the folder (ENOMEM: throw) */
 } walk_t;
 
 typedef struct {
@@ -96,7 +98,7 @@ static int valid_utf8(const unsigned char *s, size_t n) {
 static double ms_of(struct timespec t) { return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1000000.0; }
 
 static void fail(walk_t *w, int why) {
-  if (!w->failed) w->failed = why;
+  if (!w->failed) w->failed = why ? why : EIO;
 }
 
 static void emit(walk_t *w, const char *name, int kind, const char *target, size_t target_len, const struct stat *st) {
@@ -163,6 +165,8 @@ static void visit(walk_t *w, int fd, const dent_t *d, int depth) {
     type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : S_ISREG(st.st_mode) ? DT_REG : DT_FIFO;
   }
   if (type == DT_DIR) {
+    /* The folder's own entry first, then its entries (depth first, as the JavaScript walker lists them). */
+    emit(w, d->name, K_DIR, "", 0, NULL);
     int child = openat(fd, d->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (child < 0) {
       /* Gone since readdir: the JavaScript walker also lists it as empty. Other errors are warnings it words. */
@@ -242,50 +246,129 @@ static napi_value make_result(napi_env env, walk_t *w) {
   return result;
 }
 
+/* One folder of a batch: its path, and what listing it gave. */
+typedef struct {
+  char *dir;
+  walk_t walk;
+  int declined; /* the JavaScript walker must list it */
+} job_t;
+
+typedef struct {
+  job_t *jobs;
+  size_t count;
+  size_t next; /* the next job to take, shared by the threads */
+} batch_t;
+
+static void list_one(job_t *job) {
+  int fd = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    /* Missing: an empty listing (readDirOrWarn's rule). Anything else is a warning the JavaScript walker words. */
+    if (errno != ENOENT) job->declined = 1;
+    return;
+  }
+  walk(&job->walk, fd, 0);
+  if (job->walk.failed && job->walk.failed != ENOMEM) job->declined = 1;
+}
+
+static void *run_jobs(void *arg) {
+  batch_t *batch = arg;
+  size_t i;
+  while ((i = __atomic_fetch_add(&batch->next, 1, __ATOMIC_RELAXED)) < batch->count) list_one(&batch->jobs[i]);
+  return NULL;
+}
+
+#define MAX_THREADS 8
+
 /*
- * listTree(dir, recursive, skipName) -> [text, kinds: Uint8Array, numbers: Float64Array] | undefined.
- * A missing `dir` is an empty listing (readDirOrWarn's rule); undefined means "walk it in JavaScript".
+ * listTrees(dirs, recursive, skipName, threads) -> one result per dir:
+ * [text, kinds: Uint8Array, numbers: Float64Array], or undefined where the
+ * JavaScript walker must list that folder. The folders are listed on up to
+ * `threads` threads (this one included): the work is nearly all in the kernel,
+ * and it splits over cores. The JavaScript values are made on this thread only,
+ * after the others are done.
  */
-static napi_value js_list_tree(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], undefined;
-  char dir[PATH_MAX], skip[256];
-  size_t dir_len = 0, skip_len = 0;
-  bool recursive = false;
+static napi_value js_list_trees(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], result = NULL;
+  char skip[256];
+  size_t skip_len = 0;
+  uint32_t count = 0;
+  bool recursive = false, is_array = false;
+  int32_t threads = 1;
   napi_valuetype skip_type;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || napi_get_undefined(env, &undefined) != napi_ok) return NULL;
-  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], dir, sizeof dir, &dir_len) != napi_ok ||
-      napi_get_value_bool(env, argv[1], &recursive) != napi_ok || napi_typeof(env, argv[2], &skip_type) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "listTree(dir: string, recursive: boolean, skipName: string | undefined)");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 4 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[0], &count) != napi_ok || napi_get_value_bool(env, argv[1], &recursive) != napi_ok ||
+      napi_typeof(env, argv[2], &skip_type) != napi_ok || napi_get_value_int32(env, argv[3], &threads) != napi_ok ||
+      (skip_type == napi_string && (napi_get_value_string_utf8(env, argv[2], skip, sizeof skip, &skip_len) != napi_ok || skip_len + 1 >= sizeof skip))) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "listTrees(dirs: string[], recursive: boolean, skipName: string | undefined, threads: number)");
     return NULL;
   }
-  /* A path that does not fit, or holds a NUL Node would refuse: the JavaScript walker decides. */
-  if (dir_len + 1 >= sizeof dir || strlen(dir) != dir_len) return undefined;
-  if (skip_type == napi_string && (napi_get_value_string_utf8(env, argv[2], skip, sizeof skip, &skip_len) != napi_ok || skip_len + 1 >= sizeof skip))
-    return undefined;
-
-  walk_t w;
-  memset(&w, 0, sizeof w);
-  w.recursive = recursive;
-  w.skip = skip_type == napi_string ? skip : NULL;
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  napi_value result = undefined;
-  if (fd < 0) {
-    if (errno == ENOENT) result = make_result(env, &w);
-  } else {
-    walk(&w, fd, 0);
-    if (w.failed == ENOMEM) napi_throw_error(env, "ENOMEM", "listTree: out of memory");
-    else if (!w.failed) result = make_result(env, &w);
+  job_t *jobs = calloc(count ? count : 1, sizeof *jobs);
+  if (!jobs) {
+    napi_throw_error(env, "ENOMEM", "listTrees: out of memory");
+    return NULL;
   }
-  free(w.text.data);
-  free(w.kinds.data);
-  free(w.numbers.data);
-  if (w.failed == ENOMEM) return NULL;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item;
+    size_t len = 0;
+    jobs[i].walk.recursive = recursive;
+    jobs[i].walk.skip = skip_type == napi_string ? skip : NULL;
+    if (napi_get_element(env, argv[0], i, &item) != napi_ok || napi_get_value_string_utf8(env, item, NULL, 0, &len) != napi_ok) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "listTrees: dirs must be strings");
+      goto done;
+    }
+    jobs[i].dir = malloc(len + 1);
+    if (!jobs[i].dir) {
+      napi_throw_error(env, "ENOMEM", "listTrees: out of memory");
+      goto done;
+    }
+    napi_get_value_string_utf8(env, item, jobs[i].dir, len + 1, &len);
+    /* A NUL inside the path (Node would refuse it): the JavaScript walker decides. */
+    if (strlen(jobs[i].dir) != len) jobs[i].declined = 1;
+  }
+
+  batch_t batch = {jobs, count, 0};
+  pthread_t helpers[MAX_THREADS];
+  int started = 0;
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  for (int t = 1; t < threads && (size_t)t < count; t++) {
+    /* A helper that cannot start leaves its share to the others. */
+    if (pthread_create(&helpers[started], NULL, run_jobs, &batch) == 0) started++;
+  }
+  run_jobs(&batch);
+  for (int t = 0; t < started; t++) pthread_join(helpers[t], NULL);
+
+  napi_value undefined, out;
+  if (napi_get_undefined(env, &undefined) != napi_ok || napi_create_array_with_length(env, count, &out) != napi_ok) goto done;
+  for (uint32_t i = 0; i < count; i++) {
+    if (jobs[i].walk.failed == ENOMEM) {
+      napi_throw_error(env, "ENOMEM", "listTrees: out of memory");
+      goto done;
+    }
+    napi_value one = jobs[i].declined ? undefined : make_result(env, &jobs[i].walk);
+    if (!one || napi_set_element(env, out, i, one) != napi_ok) goto done;
+    /* Free as we go: the listings of a big cache are megabytes. */
+    free(jobs[i].walk.text.data);
+    free(jobs[i].walk.kinds.data);
+    free(jobs[i].walk.numbers.data);
+    memset(&jobs[i].walk, 0, sizeof jobs[i].walk);
+  }
+  result = out;
+
+done:
+  for (uint32_t i = 0; i < count; i++) {
+    free(jobs[i].dir);
+    free(jobs[i].walk.text.data);
+    free(jobs[i].walk.kinds.data);
+    free(jobs[i].walk.numbers.data);
+  }
+  free(jobs);
   return result;
 }
 
 int list_tree_init(napi_env env, napi_value exports) {
   napi_value fn;
-  return napi_create_function(env, "listTree", NAPI_AUTO_LENGTH, js_list_tree, NULL, &fn) == napi_ok &&
-         napi_set_named_property(env, exports, "listTree", fn) == napi_ok;
+  return napi_create_function(env, "listTrees", NAPI_AUTO_LENGTH, js_list_trees, NULL, &fn) == napi_ok &&
+         napi_set_named_property(env, exports, "listTrees", fn) == napi_ok;
 }

@@ -1,19 +1,22 @@
 /**
- * The scan's reads of one folder, done in one go before any rule is applied:
- * a repo's `blobs/` (every entry lstat'ed) or a whole snapshot folder
- * (recursively; links readlink'ed, regular files lstat'ed). readRepoBlobs and
+ * The scan's reads of a repo's folders, done in one go before any rule is
+ * applied: `blobs/` (every entry lstat'ed) and `snapshots/` (recursively;
+ * links readlink'ed, regular files lstat'ed). readRepoBlobs, scanRepo and
  * scanSnapshotDir apply the rules to the listing, whoever made it.
  *
- * Two makers, one answer: the addon's `listTree` (native/listTree.c), which
- * uses readlinkat/fstatat relative to an open folder instead of 30k calls
- * that each walk the path from the root, and the JavaScript walker here,
- * used when the addon is not built and for whatever `listTree` declines (a
- * name that is not UTF-8, an unreadable subfolder). test/cache/dirListing.test.ts
- * checks they agree.
+ * Two makers, one answer: the addon's `listTrees` (native/listTree.c), which
+ * lists the folders of every repo in one call, on two threads, with
+ * readlinkat/fstatat relative to an open folder instead of 30k calls that
+ * each walk the path from the root; and the JavaScript walker here, used when
+ * the addon is not built and for whatever `listTrees` declines (a name that is
+ * not UTF-8, an unreadable subfolder). test/cache/dirListing.test.ts checks
+ * they agree.
  */
 import { lstatSync, readdirSync, readlinkSync, type Dirent, type Stats } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { CacheWarning } from './cacheScan.js';
-import { loadFlockBinding, type ListTreeNative } from './flock.js';
+import { join } from 'node:path';
+import { loadFlockBinding, type ListTreesNative } from './flock.js';
 import { readDirOrWarn } from './readDirOrWarn.js';
 
 /** What an entry is; the numbers are native/listTree.c's. */
@@ -28,8 +31,10 @@ export const ENTRY = {
   fileGone: 3,
   /** A link whose readlink failed: gone since the readdir. */
   linkGone: 4,
-  /** A subfolder that could not be read: its target field holds the warning's message. */
-  unreadable: 5,
+  /** A folder (snapshots/ only): its entries follow it. */
+  dir: 5,
+  /** Right after a folder's entry (JavaScript walker only): it could not be read; the target field holds why. */
+  unreadable: 6,
 } as const;
 
 /**
@@ -37,7 +42,7 @@ export const ENTRY = {
  * `fields[2i+1]` its link target ("" when not a link), `kinds[i]` an ENTRY
  * value, `numbers[3i..3i+2]` its lstat size, atimeMs and mtimeMs (0 when not
  * read). Entries come in readdirSync's order (sorted by bytes), a folder's
- * entries right where the folder is (depth first), folders themselves omitted.
+ * entries right after the folder's own entry (depth first).
  */
 export interface DirListing {
   count: number;
@@ -54,25 +59,44 @@ export interface ListParams {
   warnings: CacheWarning[];
   /** false: the JavaScript walker even when the addon is built (for tests comparing the two). */
   native?: boolean;
+  /** What listRepoFolders already read for `dir`; undefined: read it now. */
+  prefetched?: DirListing | undefined;
 }
 
 /** `blobs/`: every entry, lstat'ed (its kind is the lstat's). */
 export function listBlobsDir(params: ListParams): DirListing {
-  const native = params.native === false ? undefined : nativeListTree();
-  return (native && fromNative(native(params.dir, false, undefined))) ?? listBlobsDirJs(params);
+  return params.prefetched ?? nativeList(params, false) ?? listBlobsDirJs(params);
 }
 
-/** A snapshot folder, recursively, without `.DS_Store` entries. */
-export function listSnapshotTree(params: ListParams): DirListing {
-  const native = params.native === false ? undefined : nativeListTree();
-  return (native && fromNative(native(params.dir, true, '.DS_Store'))) ?? listSnapshotTreeJs(params);
+/** `snapshots/`, recursively, without `.DS_Store` entries. */
+export function listSnapshotsTree(params: ListParams): DirListing {
+  return params.prefetched ?? nativeList(params, true) ?? listSnapshotsTreeJs(params);
 }
 
-/** The addon's listTree, or undefined when the addon is missing or older than listTree.c. */
-export function nativeListTree(): ListTreeNative | undefined {
+export interface RepoListings {
+  /** Undefined where the addon declined (the JavaScript walker lists it then). */
+  blobs: DirListing | undefined;
+  snapshots: DirListing | undefined;
+}
+
+/**
+ * The `blobs/` and `snapshots/` listings of many repos, read by the addon in
+ * two calls on up to two threads; undefined without the addon.
+ */
+export function listRepoFolders(params: { repoPaths: string[] }): RepoListings[] | undefined {
+  const listTrees = nativeListTrees();
+  if (!listTrees) return undefined;
+  const threads = Math.min(2, availableParallelism());
+  const blobs = listTrees(params.repoPaths.map((path) => join(path, 'blobs')), false, undefined, threads);
+  const snapshots = listTrees(params.repoPaths.map((path) => join(path, 'snapshots')), true, SKIPPED_NAME, threads);
+  return params.repoPaths.map((_, i) => ({ blobs: fromNative(blobs[i]), snapshots: fromNative(snapshots[i]) }));
+}
+
+/** The addon's listTrees, or undefined when the addon is missing or older than listTree.c. */
+export function nativeListTrees(): ListTreesNative | undefined {
   if (binding === undefined) {
     try {
-      binding = loadFlockBinding().listTree ?? null;
+      binding = loadFlockBinding().listTrees ?? null;
     } catch {
       binding = null;
     }
@@ -80,9 +104,17 @@ export function nativeListTree(): ListTreeNative | undefined {
   return binding ?? undefined;
 }
 
-let binding: ListTreeNative | null | undefined;
+let binding: ListTreesNative | null | undefined;
 
-function fromNative(result: ReturnType<ListTreeNative>): DirListing | undefined {
+/** The one name the native walker skips, as IGNORED_NAMES has it. */
+const SKIPPED_NAME = '.DS_Store';
+
+function nativeList(params: ListParams, recursive: boolean): DirListing | undefined {
+  const listTrees = params.native === false ? undefined : nativeListTrees();
+  return listTrees && fromNative(listTrees([params.dir], recursive, recursive ? SKIPPED_NAME : undefined, 1)[0]);
+}
+
+function fromNative(result: ReturnType<ListTreesNative>[number]): DirListing | undefined {
   if (result === undefined) return undefined;
   const [text, kinds, numbers] = result;
   // The text ends with a NUL, so split leaves one empty string after the last field.
@@ -121,7 +153,7 @@ function listBlobsDirJs(params: ListParams): DirListing {
   return out.done();
 }
 
-function listSnapshotTreeJs(params: ListParams): DirListing {
+function listSnapshotsTreeJs(params: ListParams): DirListing {
   const out = new ListingBuilder();
   const walk = (dir: string, prefix: string): void => {
     let entries: Dirent[];
@@ -140,6 +172,7 @@ function listSnapshotTreeJs(params: ListParams): DirListing {
       const path = `${dir}/${entry.name}`;
       const relPath = prefix ? `${prefix}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
+        out.add(relPath, ENTRY.dir);
         walk(path, relPath);
       } else if (entry.isSymbolicLink()) {
         let target: string;

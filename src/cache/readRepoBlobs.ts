@@ -2,7 +2,7 @@
 import { linkedBlob } from './linkedEntries.js';
 import type { CacheWarning, IncompleteFile } from './cacheScan.js';
 import { byCodeUnits } from './byCodeUnits.js';
-import { ENTRY, listBlobsDir } from './dirListing.js';
+import { ENTRY, listBlobsDir, type DirListing } from './dirListing.js';
 
 /**
  * What the scan keeps of a blob's lstat: three numbers, not the Stats object
@@ -25,11 +25,13 @@ export function readRepoBlobs(params: {
   warnings: CacheWarning[];
   /** false: list blobs/ in JavaScript even when the addon is built (see dirListing). */
   native?: boolean;
+  /** blobs/ as listRepoFolders already read it. */
+  prefetched?: DirListing | undefined;
 }): RepoBlobs {
   const complete = new Map<string, BlobEntry>();
   const incomplete: IncompleteFile[] = [];
   // One lstat per blob, whatever the number of links to it: the snapshot walk looks blobs up here.
-  const { count, fields, kinds, numbers } = listBlobsDir({ dir: params.blobsDir, warnings: params.warnings, native: params.native });
+  const { count, fields, kinds, numbers } = listBlobsDir({ dir: params.blobsDir, warnings: params.warnings, native: params.native, prefetched: params.prefetched });
   for (let i = 0; i < count; i++) {
     const name = fields[2 * i] as string;
     const kind = kinds[i];

@@ -27,7 +27,7 @@ import { HUBCACHE_DIR_NAME, LOCKS_DIR_NAME } from './repoPaths.js';
 import type { CacheScan, RepoJob } from './cacheScan.js';
 import { scanRepos } from './scanRepo.js';
 import { scanReposInWorkers } from './scanReposInWorkers.js';
-import { nativeListTree } from './dirListing.js';
+import { nativeListTrees } from './dirListing.js';
 
 export type { CacheWarningCode, CacheWarning, CachedFile, CachedRevision, IncompleteFile, CachedRepo, CacheScan } from './cacheScan.js';
 
@@ -52,7 +52,7 @@ export interface ScanCacheParams {
    */
   threads?: number;
   /**
-   * false: read folders in JavaScript even when the addon's listTree is built
+   * false: read folders in JavaScript even when the addon's listTrees is built
    * (the tests check both walkers give the same scan). Default true.
    */
   native?: boolean;
@@ -85,7 +85,7 @@ export async function scanCache(params: ScanCacheParams): Promise<CacheScan> {
     jobs.push({ repoPath: path, folderName: entry.name, repoType: ref.repoType, repoId: ref.repoId });
   }
   const summary = params.detail === 'summary';
-  const native = params.native !== false && nativeListTree() !== undefined;
+  const native = params.native !== false && nativeListTrees() !== undefined;
   const defaultThreads = !native && summary && jobs.length >= PARALLEL_MIN_REPOS ? Math.min(2, availableParallelism()) : 0;
   const threads = canUseWorkers() ? Math.min(params.threads ?? defaultThreads, jobs.length) : 0;
   result.repos = threads > 0 ? await scanReposInWorkers({ jobs, threads, summary, native }) : scanRepos({ jobs, summary, native });

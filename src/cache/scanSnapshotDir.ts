@@ -2,16 +2,17 @@
  * The repo walk's per-revision step: every file of one snapshot folder
  * (recursively), each link resolved against the repo's blobs.
  *
- * The folder is read first, in one go (dirListing: the addon's listTree, else
- * JavaScript); then per link: string checks on its target, nothing else. The
- * blob's size and times come from readRepoBlobs (one lstat per blob, not per link), and
+ * The folders were read before, in one go (dirListing: the addon, else
+ * JavaScript); this takes the revision's part of the `snapshots/` listing, and
+ * per link does string checks on its target, nothing else. The blob's size
+ * and times come from readRepoBlobs (one lstat per blob, not per link), and
  * a summary scan (`files` undefined) builds no per-file object at all: it
  * only tallies the unique blobs the revision uses.
  */
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import type { CachedFile, CacheWarning } from './cacheScan.js';
 import type { BlobEntry } from './readRepoBlobs.js';
-import { ENTRY, listSnapshotTree } from './dirListing.js';
+import { ENTRY, type DirListing } from './dirListing.js';
 
 /** What one revision holds, for its totals: the file count and the unique blobs its files use. */
 export interface RevisionTally {
@@ -24,25 +25,31 @@ export interface RevisionTally {
 }
 
 export interface ScanSnapshotDirParams {
-  /** The snapshot folder (`snapshots/<commit>`). */
-  dir: string;
+  /** The `snapshots/` folder. */
+  snapshotsDir: string;
+  /** Its listing (dirListing.listSnapshotsTree)... */
+  listing: DirListing;
+  /** ...of which the revision's folder is the entry at `start`, and its contents run up to `end` (excluded). */
+  start: number;
+  end: number;
   blobsDir: string;
   blobs: Map<string, BlobEntry>;
   tally: RevisionTally;
   /** Collects one CachedFile per file; undefined for a summary scan. */
   files: CachedFile[] | undefined;
   warnings: CacheWarning[];
-  /** false: list the folder in JavaScript even when the addon is built (see dirListing). */
-  native?: boolean;
 }
 
 export function scanSnapshotDir(params: ScanSnapshotDirParams): void {
-  const { count, fields, kinds, numbers } = listSnapshotTree({ dir: params.dir, warnings: params.warnings, native: params.native });
+  const { fields, kinds, numbers } = params.listing;
+  // Paths in the listing start with "<commit>/": the path inside the snapshot is what follows.
+  const skip = (fields[2 * params.start] as string).length + 1;
   // The link every writer makes: `../../blobs/<etag>` at the top, one more `../` per subfolder.
   const usualPrefixes: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const relPath = fields[2 * i] as string;
-    const snapshotPath = `${params.dir}/${relPath}`;
+  for (let i = params.start + 1; i < params.end; i++) {
+    const listed = fields[2 * i] as string;
+    const snapshotPath = `${params.snapshotsDir}/${listed}`;
+    const relPath = listed.slice(skip);
     switch (kinds[i]) {
       case ENTRY.link: {
         let depth = 2;
@@ -60,9 +67,11 @@ export function scanSnapshotDir(params: ScanSnapshotDirParams): void {
         describeCopy({ params, snapshotPath, relPath, entry: { size: numbers[3 * i] as number, atimeMs: numbers[3 * i + 1] as number, mtimeMs: numbers[3 * i + 2] as number } });
         break;
       case ENTRY.fileGone:
-        // Removed since the readdir (a concurrent rm): not part of this revision any more.
+      case ENTRY.dir:
+        // Gone since the readdir (a concurrent rm): not part of this revision any more. A folder: its entries follow.
         break;
       case ENTRY.unreadable:
+        // Right after its folder's entry; the revision's own folder is the entry at `start`, so this may name it.
         params.warnings.push({ code: 'unreadable', path: snapshotPath, message: fields[2 * i + 1] as string });
         break;
       default:
