@@ -26,7 +26,6 @@ import { parseRepoFolderName } from './repoId.js';
 import { HUBCACHE_DIR_NAME, LOCKS_DIR_NAME } from './repoPaths.js';
 import type { CacheScan, RepoJob } from './cacheScan.js';
 import { scanRepos } from './scanRepo.js';
-import { scanReposInWorkers } from './scanReposInWorkers.js';
 import { nativeListTrees } from './dirListing.js';
 
 export type { CacheWarningCode, CacheWarning, CachedFile, CachedRevision, IncompleteFile, CachedRepo, CacheScan } from './cacheScan.js';
@@ -88,7 +87,13 @@ export async function scanCache(params: ScanCacheParams): Promise<CacheScan> {
   const native = params.native !== false && nativeListTrees() !== undefined;
   const defaultThreads = !native && summary && jobs.length >= PARALLEL_MIN_REPOS ? Math.min(2, availableParallelism()) : 0;
   const threads = canUseWorkers() ? Math.min(params.threads ?? defaultThreads, jobs.length) : 0;
-  result.repos = threads > 0 ? await scanReposInWorkers({ jobs, threads, summary, native }) : scanRepos({ jobs, summary, native });
+  if (threads > 0) {
+    // Loaded only here: node:worker_threads costs start-up time that a scan on this thread never uses.
+    const { scanReposInWorkers } = await import('./scanReposInWorkers.js');
+    result.repos = await scanReposInWorkers({ jobs, threads, summary, native });
+  } else {
+    result.repos = scanRepos({ jobs, summary, native });
+  }
   result.repos.sort((a, b) => (a.folderName < b.folderName ? -1 : a.folderName > b.folderName ? 1 : 0));
   result.sizeOnDisk = result.repos.reduce((sum, repo) => sum + repo.sizeOnDisk, 0);
   return result;

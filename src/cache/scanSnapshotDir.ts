@@ -48,16 +48,18 @@ export function scanSnapshotDir(params: ScanSnapshotDirParams): void {
   const usualPrefixes: string[] = [];
   for (let i = params.start + 1; i < params.end; i++) {
     const listed = fields[2 * i] as string;
+    const kind = kinds[i];
+    if (kind === ENTRY.link) {
+      // One "../" per "/" in the listed path ("<commit>/" included), plus one for snapshots/.
+      let depth = 1;
+      for (let c = 0; c < listed.length; c++) if (listed.charCodeAt(c) === 47) depth += 1;
+      const usualPrefix = (usualPrefixes[depth] ??= `${'../'.repeat(depth)}blobs/`);
+      describeLink({ params, listed, skip, target: fields[2 * i + 1] as string, usualPrefix });
+      continue;
+    }
     const snapshotPath = `${params.snapshotsDir}/${listed}`;
     const relPath = listed.slice(skip);
-    switch (kinds[i]) {
-      case ENTRY.link: {
-        let depth = 2;
-        for (let c = 0; c < relPath.length; c++) if (relPath.charCodeAt(c) === 47) depth += 1;
-        const usualPrefix = (usualPrefixes[depth] ??= `${'../'.repeat(depth)}blobs/`);
-        describeLink({ params, snapshotPath, relPath, target: fields[2 * i + 1] as string, usualPrefix });
-        break;
-      }
+    switch (kind) {
       case ENTRY.linkGone:
         // Gone since the readdir (a concurrent rm): counted, as before, as a dangling link.
         params.tally.nbFiles += 1;
@@ -98,11 +100,21 @@ function describeCopy(args: { params: ScanSnapshotDirParams; snapshotPath: strin
   });
 }
 
-function describeLink(args: { params: ScanSnapshotDirParams; snapshotPath: string; relPath: string; target: string; usualPrefix: string }): void {
-  const { params, snapshotPath, relPath, target } = args;
+function describeLink(args: { params: ScanSnapshotDirParams; listed: string; skip: number; target: string; usualPrefix: string }): void {
+  const { params, target } = args;
   const { blobsDir } = params;
   params.tally.nbFiles += 1;
   let blobName = blobNameOf({ target, usualPrefix: args.usualPrefix });
+  if (blobName !== undefined && params.files === undefined) {
+    // Nearly every link of a summary scan: spelled the usual way, to a blob that is there. Only the tally needs it.
+    const blob = params.blobs.get(blobName);
+    if (blob) {
+      params.tally.blobs.set(blobName, blob);
+      return;
+    }
+  }
+  const snapshotPath = `${params.snapshotsDir}/${args.listed}`;
+  const relPath = args.listed.slice(args.skip);
   if (blobName === undefined) {
     // Any other spelling (absolute, extra ./ or ../): resolve it the slow way.
     const resolved = resolve(dirname(snapshotPath), target);
