@@ -44,9 +44,10 @@ export interface ScanCacheParams {
   detail?: 'files' | 'summary';
   /**
    * Worker threads to run the walk on. Default 0 (this thread) when the addon
-   * is built: its walk of a 200-repo cache takes less time than starting one
-   * worker. Without the addon, 2 for a summary scan of a big cache (the
-   * kernel's path walks dominate and split well over cores), else 0. A full
+   * is built: its listing already runs on two threads, and a worker would only
+   * add its own start-up (loading the modules again). Without the addon, 2
+   * for a summary scan of a big cache (the kernel's path walks dominate and
+   * split well over cores), else 0. A full
    * file list is slower to clone back from a worker than to build here.
    */
   threads?: number;
