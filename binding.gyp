@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "hubcache_flock",
-      "sources": ["native/flock.c"],
+      "sources": ["native/flock.c", "native/listTree.c"],
       "cflags": ["-Wall", "-Wextra"]
     }
   ]

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/file.h>
 
+#include "listTree.h"
+
 /* Node names errors after libuv, which calls EWOULDBLOCK "EAGAIN" on Linux;
  * the JS side accepts both, so only the errnos flock(2) documents are named. */
 static const char *errno_name(int err) {
@@ -99,6 +101,8 @@ static napi_value init(napi_env env, napi_value exports) {
   if (!export_int(env, exports, "LOCK_SH", LOCK_SH) || !export_int(env, exports, "LOCK_EX", LOCK_EX) ||
       !export_int(env, exports, "LOCK_UN", LOCK_UN) || !export_int(env, exports, "LOCK_NB", LOCK_NB))
     return NULL;
+  /* The same addon also carries the scan's batched fs calls (listTree.c): one .node to build and ship. */
+  if (!list_tree_init(env, exports)) return NULL;
   return exports;
 }
 

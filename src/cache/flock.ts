@@ -5,7 +5,9 @@
  * would exclude them.
  *
  * Loaded lazily: commands that never lock (ls, path) keep working even when the
- * addon was not built, and the error only appears where a lock is needed.
+ * addon was not built, and the error only appears where a lock is needed. The
+ * scan uses the same addon when it is there (listTrees) and walks in JavaScript
+ * when it is not.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,7 +23,21 @@ export interface FlockBinding {
   readonly LOCK_EX: number;
   readonly LOCK_UN: number;
   readonly LOCK_NB: number;
+  /** The scan's batched folder reads (native/listTree.c, see dirListing.ts); absent from builds older than that file. */
+  readonly listTrees?: ListTreesNative;
 }
+
+/**
+ * listTrees(dirs, recursive, skipName, threads): per folder `[text, kinds,
+ * numbers]` (see DirListing: text is the NUL-terminated fields), or undefined
+ * where the JavaScript walker must list that folder instead.
+ */
+export type ListTreesNative = (
+  dirs: string[],
+  recursive: boolean,
+  skipName: string | undefined,
+  threads: number,
+) => Array<[string, Uint8Array, Float64Array] | undefined>;
 
 const ADDON_RELATIVE_PATH = join('build', 'Release', 'hubcache_flock.node');
 

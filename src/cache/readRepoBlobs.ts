@@ -1,9 +1,8 @@
 /** The repo walk's first step: what blobs/ holds (complete blobs with their stats, partial downloads). */
 import { linkedBlob } from './linkedEntries.js';
-import { lstatSync, type Stats } from 'node:fs';
 import type { CacheWarning, IncompleteFile } from './cacheScan.js';
 import { byCodeUnits } from './byCodeUnits.js';
-import { readDirOrWarn } from './readDirOrWarn.js';
+import { ENTRY, listBlobsDir, type DirListing } from './dirListing.js';
 
 /**
  * What the scan keeps of a blob's lstat: three numbers, not the Stats object
@@ -24,40 +23,39 @@ export interface RepoBlobs {
 export function readRepoBlobs(params: {
   blobsDir: string;
   warnings: CacheWarning[];
+  /** false: list blobs/ in JavaScript even when the addon is built (see dirListing). */
+  native?: boolean;
+  /** blobs/ as listRepoFolders already read it. */
+  prefetched?: DirListing | undefined;
 }): RepoBlobs {
   const complete = new Map<string, BlobEntry>();
   const incomplete: IncompleteFile[] = [];
-  const entries = readDirOrWarn({ dir: params.blobsDir, warnings: params.warnings });
   // One lstat per blob, whatever the number of links to it: the snapshot walk looks blobs up here.
-  entries.forEach((entry) => {
-      const path = `${params.blobsDir}/${entry.name}`;
-      let stats: Stats;
-      try {
-        stats = lstatSync(path);
-      } catch {
-        // Removed between readdir and lstat (a concurrent gc or a finished download): nothing to report.
-        return;
-      }
-      if (entry.name.endsWith('.incomplete') || entry.name.endsWith('.downloadInProgress')) {
-        incomplete.push({
-          path,
-          bytes: stats.size,
-          kind: entry.name.endsWith('.incomplete') ? 'incomplete' : 'downloadInProgress',
-          lastModified: stats.mtimeMs,
-        });
-        return;
-      }
-      if (stats.isSymbolicLink()) {
-        const target = linkedBlob({ path, warnings: params.warnings });
-        if (target) complete.set(entry.name, { size: target.size, atimeMs: target.atimeMs, mtimeMs: target.mtimeMs });
-        return;
-      }
-      if (!stats.isFile()) {
-        params.warnings.push({ code: 'stray-entry', path, message: 'blobs/ should hold only regular files' });
-        return;
-      }
-      complete.set(entry.name, { size: stats.size, atimeMs: stats.atimeMs, mtimeMs: stats.mtimeMs });
-    });
+  const { count, fields, kinds, numbers } = listBlobsDir({ dir: params.blobsDir, warnings: params.warnings, native: params.native, prefetched: params.prefetched });
+  for (let i = 0; i < count; i++) {
+    const name = fields[2 * i] as string;
+    const kind = kinds[i];
+    // Removed between readdir and lstat (a concurrent gc or a finished download): nothing to report.
+    if (kind === ENTRY.fileGone) continue;
+    const path = `${params.blobsDir}/${name}`;
+    const size = numbers[3 * i] as number;
+    const atimeMs = numbers[3 * i + 1] as number;
+    const mtimeMs = numbers[3 * i + 2] as number;
+    if (name.endsWith('.incomplete') || name.endsWith('.downloadInProgress')) {
+      incomplete.push({ path, bytes: size, kind: name.endsWith('.incomplete') ? 'incomplete' : 'downloadInProgress', lastModified: mtimeMs });
+      continue;
+    }
+    if (kind === ENTRY.link) {
+      const target = linkedBlob({ path, warnings: params.warnings });
+      if (target) complete.set(name, { size: target.size, atimeMs: target.atimeMs, mtimeMs: target.mtimeMs });
+      continue;
+    }
+    if (kind !== ENTRY.file) {
+      params.warnings.push({ code: 'stray-entry', path, message: 'blobs/ should hold only regular files' });
+      continue;
+    }
+    complete.set(name, { size, atimeMs, mtimeMs });
+  }
   incomplete.sort((a, b) => byCodeUnits(a.path, b.path));
   return { complete, incomplete };
 }

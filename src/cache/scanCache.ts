@@ -8,14 +8,16 @@
  * is still reported. Sizes follow huggingface_hub: a repo's size is the sum
  * of the unique blobs its snapshots link to.
  *
- * The walk uses synchronous fs calls on purpose: a scan is tens of thousands
- * of readlink/lstat calls, and promise overhead made it 10x slower. A caller
- * whose event loop must not wait passes `threads` to run the repo walk on
- * worker threads (scanReposInWorkers).
+ * The walk is synchronous on purpose: a scan is tens of thousands of
+ * readlink/lstat calls, and promise overhead made it 10x slower. Each folder
+ * is read in one call to the addon (dirListing, native/listTree.c) when it is
+ * built, else with Node's sync fs calls. A caller whose event loop must not
+ * wait passes `threads` to run the repo walk on worker threads
+ * (scanReposInWorkers).
  *
  * Files: the root walk (this file), the repo walk (scanRepo: readRepoBlobs,
- * scanSnapshotDir), the worker fan-out (scanReposInWorkers, scanWorker), the
- * report's types (cacheScan).
+ * scanSnapshotDir, both reading through dirListing), the worker fan-out
+ * (scanReposInWorkers, scanWorker), the report's types (cacheScan).
  */
 import { readdirSync, type Dirent } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,7 +26,7 @@ import { parseRepoFolderName } from './repoId.js';
 import { HUBCACHE_DIR_NAME, LOCKS_DIR_NAME } from './repoPaths.js';
 import type { CacheScan, RepoJob } from './cacheScan.js';
 import { scanRepos } from './scanRepo.js';
-import { scanReposInWorkers } from './scanReposInWorkers.js';
+import { nativeListTrees } from './dirListing.js';
 
 export type { CacheWarningCode, CacheWarning, CachedFile, CachedRevision, IncompleteFile, CachedRepo, CacheScan } from './cacheScan.js';
 
@@ -41,12 +43,19 @@ export interface ScanCacheParams {
    */
   detail?: 'files' | 'summary';
   /**
-   * Worker threads to run the walk on. Default: 2 for a summary scan of a
-   * big cache (the kernel's path walks dominate and split well over cores),
-   * else 0 (this thread). A full file list is slower to clone back from a
-   * worker than to build here.
+   * Worker threads to run the walk on. Default 0 (this thread) when the addon
+   * is built: its listing already runs on two threads, and a worker would only
+   * add its own start-up (loading the modules again). Without the addon, 2
+   * for a summary scan of a big cache (the kernel's path walks dominate and
+   * split well over cores), else 0. A full
+   * file list is slower to clone back from a worker than to build here.
    */
   threads?: number;
+  /**
+   * false: read folders in JavaScript even when the addon's listTrees is built
+   * (the tests check both walkers give the same scan). Default true.
+   */
+  native?: boolean;
 }
 
 export async function scanCache(params: ScanCacheParams): Promise<CacheScan> {
@@ -76,9 +85,16 @@ export async function scanCache(params: ScanCacheParams): Promise<CacheScan> {
     jobs.push({ repoPath: path, folderName: entry.name, repoType: ref.repoType, repoId: ref.repoId });
   }
   const summary = params.detail === 'summary';
-  const defaultThreads = summary && jobs.length >= PARALLEL_MIN_REPOS ? Math.min(2, availableParallelism()) : 0;
+  const native = params.native !== false && nativeListTrees() !== undefined;
+  const defaultThreads = !native && summary && jobs.length >= PARALLEL_MIN_REPOS ? Math.min(2, availableParallelism()) : 0;
   const threads = canUseWorkers() ? Math.min(params.threads ?? defaultThreads, jobs.length) : 0;
-  result.repos = threads > 0 ? await scanReposInWorkers({ jobs, threads, summary }) : scanRepos({ jobs, summary });
+  if (threads > 0) {
+    // Loaded only here: node:worker_threads costs start-up time that a scan on this thread never uses.
+    const { scanReposInWorkers } = await import('./scanReposInWorkers.js');
+    result.repos = await scanReposInWorkers({ jobs, threads, summary, native });
+  } else {
+    result.repos = scanRepos({ jobs, summary, native });
+  }
   result.repos.sort((a, b) => (a.folderName < b.folderName ? -1 : a.folderName > b.folderName ? 1 : 0));
   result.sizeOnDisk = result.repos.reduce((sum, repo) => sum + repo.sizeOnDisk, 0);
   return result;

@@ -10,6 +10,8 @@ export interface ScanReposInWorkersParams {
   jobs: RepoJob[];
   threads: number;
   summary: boolean;
+  /** false: the workers read folders in JavaScript even when the addon is built. */
+  native?: boolean;
   /** The worker script (default: scanWorker.js beside this file); tests pass one that dies. */
   workerUrl?: URL;
 }
@@ -24,7 +26,7 @@ export async function scanReposInWorkers(params: ScanReposInWorkersParams): Prom
       chunks.map(
         (jobs) =>
           new Promise<CachedRepo[]>((resolveChunk, reject) => {
-            const worker = new Worker(url, { workerData: { jobs, summary: params.summary } });
+            const worker = new Worker(url, { workerData: { jobs, summary: params.summary, native: params.native } });
             workers.push(worker);
             worker.once('message', (repos: CachedRepo[]) => resolveChunk(repos));
             worker.once('error', reject);

@@ -2,18 +2,17 @@
  * The repo walk's per-revision step: every file of one snapshot folder
  * (recursively), each link resolved against the repo's blobs.
  *
- * Per link: one readlink and string checks, nothing else. The blob's size
+ * The folders were read before, in one go (dirListing: the addon, else
+ * JavaScript); this takes the revision's part of the `snapshots/` listing, and
+ * per link does string checks on its target, nothing else. The blob's size
  * and times come from readRepoBlobs (one lstat per blob, not per link), and
  * a summary scan (`files` undefined) builds no per-file object at all: it
  * only tallies the unique blobs the revision uses.
  */
-import { lstatSync, readlinkSync } from 'node:fs';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import type { CachedFile, CacheWarning } from './cacheScan.js';
 import type { BlobEntry } from './readRepoBlobs.js';
-import { readDirOrWarn } from './readDirOrWarn.js';
-
-const IGNORED_NAMES = new Set(['.DS_Store']);
+import { ENTRY, type DirListing } from './dirListing.js';
 
 /** What one revision holds, for its totals: the file count and the unique blobs its files use. */
 export interface RevisionTally {
@@ -26,10 +25,13 @@ export interface RevisionTally {
 }
 
 export interface ScanSnapshotDirParams {
-  /** The snapshot folder (`snapshots/<commit>`), or a subfolder of it while recursing. */
-  dir: string;
-  /** `dir`'s path inside the snapshot ("" at its top), with "/" separators. */
-  prefix: string;
+  /** The `snapshots/` folder. */
+  snapshotsDir: string;
+  /** Its listing (dirListing.listSnapshotsTree)... */
+  listing: DirListing;
+  /** ...of which the revision's folder is the entry at `start`, and its contents run up to `end` (excluded). */
+  start: number;
+  end: number;
   blobsDir: string;
   blobs: Map<string, BlobEntry>;
   tally: RevisionTally;
@@ -39,35 +41,50 @@ export interface ScanSnapshotDirParams {
 }
 
 export function scanSnapshotDir(params: ScanSnapshotDirParams): void {
+  const { fields, kinds, numbers } = params.listing;
+  // Paths in the listing start with "<commit>/": the path inside the snapshot is what follows.
+  const skip = (fields[2 * params.start] as string).length + 1;
   // The link every writer makes: `../../blobs/<etag>` at the top, one more `../` per subfolder.
-  let depth = 2;
-  for (let i = 0; i < params.prefix.length; i++) if (params.prefix.charCodeAt(i) === 47) depth += 1;
-  if (params.prefix) depth += 1;
-  const usualPrefix = `${'../'.repeat(depth)}blobs/`;
-  const entries = readDirOrWarn({ dir: params.dir, warnings: params.warnings });
-  for (const entry of entries) {
-    if (IGNORED_NAMES.has(entry.name)) continue;
-    const snapshotPath = `${params.dir}/${entry.name}`;
-    const relPath = params.prefix ? `${params.prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) {
-      scanSnapshotDir({ ...params, dir: snapshotPath, prefix: relPath });
-    } else if (entry.isSymbolicLink()) {
-      describeLink({ params, snapshotPath, relPath, usualPrefix });
-    } else if (entry.isFile()) {
-      describeCopy({ params, snapshotPath, relPath });
-    } else {
-      params.warnings.push({ code: 'stray-entry', path: snapshotPath, message: 'not a file, folder or link' });
+  const usualPrefixes: string[] = [];
+  for (let i = params.start + 1; i < params.end; i++) {
+    const listed = fields[2 * i] as string;
+    const kind = kinds[i];
+    if (kind === ENTRY.link) {
+      // One "../" per "/" in the listed path ("<commit>/" included), plus one for snapshots/.
+      let depth = 1;
+      for (let c = 0; c < listed.length; c++) if (listed.charCodeAt(c) === 47) depth += 1;
+      const usualPrefix = (usualPrefixes[depth] ??= `${'../'.repeat(depth)}blobs/`);
+      describeLink({ params, listed, skip, target: fields[2 * i + 1] as string, usualPrefix });
+      continue;
+    }
+    const snapshotPath = `${params.snapshotsDir}/${listed}`;
+    const relPath = listed.slice(skip);
+    switch (kind) {
+      case ENTRY.linkGone:
+        // Gone since the readdir (a concurrent rm): counted, as before, as a dangling link.
+        params.tally.nbFiles += 1;
+        params.files?.push(linkFile({ relPath, snapshotPath, problem: 'dangling-link' }));
+        break;
+      case ENTRY.file:
+        describeCopy({ params, snapshotPath, relPath, entry: { size: numbers[3 * i] as number, atimeMs: numbers[3 * i + 1] as number, mtimeMs: numbers[3 * i + 2] as number } });
+        break;
+      case ENTRY.fileGone:
+      case ENTRY.dir:
+        // Gone since the readdir (a concurrent rm): not part of this revision any more. A folder: its entries follow.
+        break;
+      case ENTRY.unreadable:
+        // Right after its folder's entry; the revision's own folder is the entry at `start`, so this may name it.
+        params.warnings.push({ code: 'unreadable', path: snapshotPath, message: fields[2 * i + 1] as string });
+        break;
+      default:
+        params.warnings.push({ code: 'stray-entry', path: snapshotPath, message: 'not a file, folder or link' });
     }
   }
 }
 
 /** The no-symlink layout (Windows, some network filesystems): the snapshot file holds the bytes. */
-function describeCopy(args: { params: ScanSnapshotDirParams; snapshotPath: string; relPath: string }): void {
-  const { params, snapshotPath } = args;
-  const stats = lstatSync(snapshotPath, { throwIfNoEntry: false });
-  // Removed since the readdir (a concurrent rm): not part of this revision any more.
-  if (!stats) return;
-  const entry: BlobEntry = { size: stats.size, atimeMs: stats.atimeMs, mtimeMs: stats.mtimeMs };
+function describeCopy(args: { params: ScanSnapshotDirParams; snapshotPath: string; relPath: string; entry: BlobEntry }): void {
+  const { params, snapshotPath, entry } = args;
   params.tally.nbFiles += 1;
   params.tally.blobs.set(snapshotPath, entry);
   params.files?.push({
@@ -83,19 +100,21 @@ function describeCopy(args: { params: ScanSnapshotDirParams; snapshotPath: strin
   });
 }
 
-function describeLink(args: { params: ScanSnapshotDirParams; snapshotPath: string; relPath: string; usualPrefix: string }): void {
-  const { params, snapshotPath, relPath } = args;
+function describeLink(args: { params: ScanSnapshotDirParams; listed: string; skip: number; target: string; usualPrefix: string }): void {
+  const { params, target } = args;
   const { blobsDir } = params;
   params.tally.nbFiles += 1;
-  let target: string;
-  try {
-    target = readlinkSync(snapshotPath);
-  } catch {
-    // Gone since the readdir (a concurrent rm): counted, as before, as a dangling link.
-    params.files?.push(linkFile({ relPath, snapshotPath, problem: 'dangling-link' }));
-    return;
-  }
   let blobName = blobNameOf({ target, usualPrefix: args.usualPrefix });
+  if (blobName !== undefined && params.files === undefined) {
+    // Nearly every link of a summary scan: spelled the usual way, to a blob that is there. Only the tally needs it.
+    const blob = params.blobs.get(blobName);
+    if (blob) {
+      params.tally.blobs.set(blobName, blob);
+      return;
+    }
+  }
+  const snapshotPath = `${params.snapshotsDir}/${args.listed}`;
+  const relPath = args.listed.slice(args.skip);
   if (blobName === undefined) {
     // Any other spelling (absolute, extra ./ or ../): resolve it the slow way.
     const resolved = resolve(dirname(snapshotPath), target);

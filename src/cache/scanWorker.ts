@@ -3,5 +3,5 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { RepoJob } from './cacheScan.js';
 import { scanRepos } from './scanRepo.js';
 
-const { jobs, summary } = workerData as { jobs: RepoJob[]; summary: boolean };
-parentPort?.postMessage(scanRepos({ jobs, summary }));
+const { jobs, summary, native } = workerData as { jobs: RepoJob[]; summary: boolean; native?: boolean };
+parentPort?.postMessage(scanRepos({ jobs, summary, native }));

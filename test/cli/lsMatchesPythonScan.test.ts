@@ -2,7 +2,8 @@
  * `ls --json` against Python huggingface_hub's `scan_cache_dir` on a generated
  * cache shaped like the scan benchmark's (shared blobs across revisions, files
  * in subfolders), plus datasets, nested refs, an orphan blob and a partial
- * download. Enough repos that the CLI takes its worker-thread path.
+ * download. Read by the addon's listing when it is built (else by the
+ * JavaScript walker, on worker threads from 32 repos on).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,7 +46,7 @@ interface LsJson {
 describe.skipIf(!python)('ls --json and Python scan_cache_dir', () => {
   it('report the same repos, revisions, refs, file counts and sizes', async () => {
     const cacheDir = join(await makeTempDir(), 'hub');
-    // 40 repos: the CLI's summary scan fans out to worker threads from 32 repos on.
+    // 40 repos: without the addon, the CLI's summary scan fans out to worker threads from 32 repos on.
     buildSyntheticCache({ cacheDir, repos: 40, revisionsPerRepo: 2, filesPerRevision: 12, changedPerRevision: 1 });
     buildSyntheticCache({ cacheDir: join(cacheDir, 'half'), repos: 1, revisionsPerRepo: 3, filesPerRevision: 10 });
     // Odd but valid: a dataset, a nested ref, a blob no snapshot uses, a partial download.
