@@ -54,30 +54,27 @@ function renderCards() {
   const disk = o.disk;
   const budget = o.budget;
   const sizeCard = h('div.card.wide');
-  const marks = [];
-  const segments = [];
-  let total = size;
-  if (disk) {
-    total = disk.totalBytes;
-    segments.push({ value: size, cls: 'cache', label: `cache ${bytes(size)}` });
-    segments.push({ value: Math.max(0, disk.usedBytes - size), cls: 'other', label: `other files ${bytes(Math.max(0, disk.usedBytes - size))}` });
-  }
-  if (budget) {
-    marks.push({ at: budget.maxBytes, label: `budget ${bytes(budget.maxBytes)}` });
-    if (!disk) total = Math.max(size, budget.maxBytes);
-  }
   const overBudget = budget && size > budget.maxBytes;
+  const meter = (/** @type {string} */ label, /** @type {number} */ whole, /** @type {Array<{ value: number; cls: string; label: string }>} */ segments, /** @type {string} */ note) =>
+    h('div.meter', null, h('div.meter-label', null, label), gauge({ used: size, total: whole, marks: [], segments }), h('div.meter-note', null, note));
   fill(
     sizeCard,
     h('div.card-label', null, 'Cache size'),
-    h('div.card-value', null, bytes(size), budget ? h(`span.pill.${overBudget ? 'bad' : 'ok'}`, null, overBudget ? `over budget by ${bytes(size - budget.maxBytes)}` : `${percent(size, budget.maxBytes)} of ${bytes(budget.maxBytes)} budget`) : null),
-    gauge({ used: size, total, marks, segments }),
-    h(
-      'div.card-sub',
-      null,
-      disk ? `${percent(size, disk.totalBytes)} of the ${bytes(disk.totalBytes)} disk - ${bytes(disk.freeBytes)} free` : 'disk size unknown',
-      budget ? ` - budget ${bytes(budget.maxBytes)} (${budget.source})` : ' - no eviction budget (serve --budget)',
-    ),
+    h('div.card-value', null, bytes(size), budget ? h(`span.pill.${overBudget ? 'bad' : 'ok'}`, null, overBudget ? `over budget by ${bytes(size - budget.maxBytes)}` : 'within budget') : null),
+    budget
+      ? meter('budget', Math.max(budget.maxBytes, size), [{ value: size, cls: overBudget ? 'over' : 'cache', label: `cache ${bytes(size)}` }], `${percent(size, budget.maxBytes)} of ${bytes(budget.maxBytes)} (${budget.source})`)
+      : h('div.meter-note', null, 'no eviction budget (serve --budget SIZE)'),
+    disk
+      ? meter(
+          'disk',
+          disk.totalBytes,
+          [
+            { value: size, cls: 'cache', label: `cache ${bytes(size)}` },
+            { value: Math.max(0, disk.usedBytes - size), cls: 'other', label: `other files ${bytes(Math.max(0, disk.usedBytes - size))}` },
+          ],
+          `${percent(size, disk.totalBytes)} of ${bytes(disk.totalBytes)} - ${bytes(disk.freeBytes)} free`,
+        )
+      : h('div.meter-note', null, 'disk size unknown'),
   );
   const traffic = o.traffic[o.traffic.length - 1] ?? { hits: 0, misses: 0, servedBytes: 0, upstreamBytes: 0 };
   const asked = traffic.hits + traffic.misses;
@@ -161,6 +158,9 @@ function renderHealth() {
   const o = state.overview;
   const d = o.doctor;
   fill(byId('doctor-note'), d.running ? 'running...' : d.finishedAt ? `ran ${ago(d.finishedAt, o.now)}` : 'not run yet');
+  /** @type {Map<string, any[]>} */
+  const byCode = new Map();
+  for (const f of d.findings) byCode.set(f.code, [...(byCode.get(f.code) ?? []), f]);
   fill(
     byId('doctor'),
     d.error
@@ -170,8 +170,17 @@ function renderHealth() {
         : h(
             'ul.findings',
             null,
-            d.findings.slice(0, 12).map((f) => h('li', null, h('span.pill.warn', null, f.code), ' ', h('span.mono', null, f.path), h('div.dim', null, f.why), h('div.mono.fix', null, f.fix))),
-            d.count > 12 ? h('li.dim', null, `... and ${d.count - 12} more (hubcache doctor)`) : null,
+            [...byCode].map(([code, list]) =>
+              h(
+                'li',
+                null,
+                h('span.pill.warn', null, `${code} x${list.length}`),
+                ' ',
+                h('span.dim', null, list[0].why),
+                h('div.mono.fix', { title: list.map((f) => f.path).join('\n') }, list[0].fix, list.length > 1 ? h('span.dim', null, `  (+${list.length - 1} more paths)`) : null),
+              ),
+            ),
+            d.count > d.findings.length ? h('li.dim', null, `${d.count} findings in all: \`hubcache doctor\` lists them, \`hubcache doctor --fix\` applies the fixes`) : null,
           ),
   );
   const v = o.verify;
@@ -226,7 +235,7 @@ function renderRepos() {
             h(
               'div.revs',
               null,
-              r.revisions.map((v) => h('div', null, h('span.mono', { title: v.commit }, short(v.commit)), ' ', v.refs.length ? v.refs.map((ref) => h('span.ref', null, ref)) : h('span.dim', null, 'no ref'), h('span.dim', null, ` ${count(v.nbFiles)} files`))),
+              r.revisions.map((v) => h('div', null, h('span.mono', { title: v.commit }, short(v.commit)), ' ', v.refs.length ? v.refs.map((ref) => h('span.ref', null, ref)) : h('span.dim', null, 'no ref'), h('span.dim', null, ` ${count(v.nbFiles)} file${v.nbFiles === 1 ? '' : 's'}`))),
             ),
             h('span.num', null, count(r.nbFiles)),
             ago(r.lastAccessed, now),

@@ -59,6 +59,8 @@ process.on('SIGTERM', stop);
 say(`syncing ${manifest} into ${cacheDir} ...`);
 const sync = await run([bin, 'sync', '-f', manifest, '--cache-dir', cacheDir, '--endpoint', origin.url], { inherit: true });
 if (sync !== 0) say(`sync exited ${sync}; serving what there is`);
+// A first verify, so the dashboard's "last verify" has something to show (it re-hashes ~40 MB).
+if (!stopping) await run([bin, 'verify', '--cache-dir', cacheDir, '--quiet'], { inherit: false });
 if (stopping) {
   await origin.close();
   process.exit(0);
@@ -71,6 +73,10 @@ child = spawn(
   // (a second SIGINT during its graceful close would kill it mid-way).
   { stdio: ['ignore', 'pipe', 'inherit'], detached: true },
 );
+// However this process ends, the server it started (in its own process group) ends with it.
+process.once('exit', () => {
+  if (child?.exitCode === null) child.kill('SIGTERM');
+});
 let printed = false;
 let out = '';
 child.stdout!.setEncoding('utf8').on('data', (data: string) => {

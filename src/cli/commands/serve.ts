@@ -148,6 +148,15 @@ links, traffic, fills in flight, doctor's findings and the last verify; its data
           dashboard?.close();
           await store.close();
         },
+      }).catch((err: NodeJS.ErrnoException) => {
+        dashboard?.close();
+        if (err.code !== 'EADDRINUSE' && err.code !== 'EACCES') throw err;
+        throw new HubcacheError({
+          code: 'E_USAGE',
+          message: `Cannot listen on ${options.host}:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : 'permission denied'}`,
+          hint: 'Choose another --port (0 picks a free one), or stop the process using it.',
+          cause: err,
+        });
       });
       out.result({
         data: { url: server.url, dashboard: dashboard ? `${server.url}/` : null, cacheDir: config.cacheDir, upstream, offline: app.context.offline },
