@@ -262,13 +262,30 @@ function setView(change) {
   void loadRepos();
 }
 
-async function loadRepos() {
+/** @type {Promise<void> | null} */
+let reposLoading = null;
+
+/** Loads the current page of repos; a call while one loads for the same view waits for it. */
+function loadRepos() {
   const v = state.view;
   const q = new URLSearchParams({ offset: String(v.offset), limit: String(PAGE), sort: v.sort, q: v.q });
-  state.repos = await api(`repos?${q}`);
-  state.generation = state.repos.generation;
-  renderRepos();
+  const key = q.toString();
+  if (reposLoading && reposKey === key) return reposLoading;
+  reposKey = key;
+  const loading = api(`repos?${q}`).then((page) => {
+    // A newer view's answer may have come first.
+    if (reposKey !== key) return;
+    state.repos = page;
+    state.generation = page.generation;
+    renderRepos();
+  });
+  reposLoading = loading.finally(() => {
+    if (reposLoading === guarded) reposLoading = null;
+  });
+  const guarded = reposLoading;
+  return reposLoading;
 }
+let reposKey = '';
 
 // ---------------------------------------------------------------- actions
 
@@ -448,6 +465,7 @@ async function poll() {
 }
 
 wireActions();
-await poll();
+// The first view asks for the overview and the first page of repos at once.
+await Promise.all([poll(), loadRepos().catch(() => undefined)]);
 await checkToken(false);
 setInterval(() => void poll(), POLL_MS);

@@ -83,5 +83,7 @@ export function short(commit) {
 
 /** @param {number} part @param {number} whole */
 export function percent(part, whole) {
-  return whole > 0 ? `${((100 * part) / whole).toFixed(part / whole < 0.1 ? 1 : 0)}%` : '-';
+  if (!(whole > 0)) return '-';
+  const ratio = part / whole;
+  return ratio === 0 ? '0%' : `${(100 * ratio).toFixed(ratio < 0.1 ? 1 : 0)}%`;
 }

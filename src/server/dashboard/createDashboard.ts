@@ -6,6 +6,7 @@
  * client library fetches.
  */
 import type { Metrics } from '../metrics.js';
+import { formatBytes } from '../../cli/format.js';
 import type { BlobStore } from '../../store/blobStore.js';
 import { loadManifest } from '../../manifest/loadManifest.js';
 import type { Manifest } from '../../manifest/manifest.js';
@@ -110,7 +111,7 @@ export async function createDashboard(params: CreateDashboardParams): Promise<Da
       return {
         ok: result.ok,
         bytesDownloaded: result.bytesDownloaded,
-        summary: `${result.services.length - bad.length}/${result.services.length} service(s) complete, ${result.bytesDownloaded} bytes downloaded` + (bad.length > 0 ? `; incomplete: ${bad.join(', ')}` : ''),
+        summary: `${result.services.length - bad.length}/${result.services.length} service(s) complete, ${formatBytes(result.bytesDownloaded)} downloaded` + (bad.length > 0 ? `; incomplete: ${bad.join(', ')}` : ''),
       };
     },
     ...(params.log ? { log: params.log } : {}),

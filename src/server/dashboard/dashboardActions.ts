@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { HubcacheError, isHubcacheError } from '../../errors.js';
+import { formatBytes } from '../../cli/format.js';
 import { executePlan, type ExecuteResult } from '../../maintenance/executePlan.js';
 import type { Plan } from '../../maintenance/plan.js';
 import { planEvict } from '../../maintenance/planEvict.js';
@@ -105,7 +106,7 @@ export class DashboardActions {
       };
       this.expirePlans();
       this.plans.set(id, { plan, review, at: Date.now() });
-      this.finish(record, 'done', `plan ${id.slice(0, 8)}: ${plan.totals.items} item(s), ${plan.totals.bytes} bytes in ${plan.revisions.length} revision(s)`);
+      this.finish(record, 'done', `plan ${id.slice(0, 8)}: ${plan.totals.items} item(s), ${formatBytes(plan.totals.bytes)} in ${plan.revisions.length} revision(s)`);
       return review;
     } catch (err) {
       this.finish(record, 'failed', (err as Error).message);
@@ -128,7 +129,7 @@ export class DashboardActions {
       this.finish(
         record,
         result.failed.length > 0 ? 'failed' : 'done',
-        `${entry.plan.command} plan ${params.planId.slice(0, 8)} (planned by ${entry.review.who}): removed ${result.removed} of ${entry.plan.totals.items} item(s), freed ${result.bytesFreed} bytes` +
+        `${entry.plan.command} plan ${params.planId.slice(0, 8)} (planned by ${entry.review.who}): removed ${result.removed} of ${entry.plan.totals.items} item(s), freed ${formatBytes(result.bytesFreed)}` +
           (result.skipped.length > 0 ? `, ${result.skipped.length} kept` : '') +
           (result.failed.length > 0 ? `, ${result.failed.length} failed` : ''),
       );

@@ -71,7 +71,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     const download = await fetch(`${serve.url}/acme/new-model/resolve/main/weights.safetensors`);
     expect(Buffer.from(await download.arrayBuffer()).byteLength).toBe(3 * MiB);
     await page.waitForSelector('[data-repo="acme/new-model"]', { timeout: 20_000 });
-    await page.waitForFunction("(document.querySelector('#cards')?.textContent ?? '').includes('1 misses')");
+    await page.waitForSelector('#cards >> text=1 misses');
     await screenshot(page, 'dashboard-after-download');
 
     // With the token: plan -> review -> confirm.
@@ -84,7 +84,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await screenshot(page, 'dashboard-prune-plan');
     await page.click('#plan-confirm');
     await page.waitForSelector('#action-msg >> text=removed');
-    await page.waitForFunction(`!document.querySelector('[data-repo="old/unused"]')`, undefined, { timeout: 20_000 });
+    await page.locator('[data-repo="old/unused"]').waitFor({ state: 'detached', timeout: 20_000 });
     await page.waitForSelector('#action-log >> text=confirm');
     await screenshot(page, 'dashboard-after-prune');
 
