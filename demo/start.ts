@@ -29,6 +29,8 @@ if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) {
 }
 
 const say = (line: string): boolean => process.stdout.write(`${line}\n`);
+// Files the demo's processes make are group-writable, like those of a cache shared by a stack's containers.
+process.umask(0o002);
 const origin = await createOrigin({ fixture: demoFixture() });
 say(`demo Hub (in this process): ${origin.url}`);
 
@@ -59,7 +61,9 @@ process.on('SIGTERM', stop);
 say(`syncing ${manifest} into ${cacheDir} ...`);
 const sync = await run([bin, 'sync', '-f', manifest, '--cache-dir', cacheDir, '--endpoint', origin.url], { inherit: true });
 if (sync !== 0) say(`sync exited ${sync}; serving what there is`);
-// A first verify, so the dashboard's "last verify" has something to show (it re-hashes ~40 MB).
+// Set up for sharing, as a stack's cache should be (doctor's fixes: group rw, setgid folders), and
+// verified once, so the dashboard's doctor and "last verify" panels show a healthy cache.
+if (!stopping) await run([bin, 'doctor', '--fix', '--cache-dir', cacheDir, '--quiet'], { inherit: false });
 if (!stopping) await run([bin, 'verify', '--cache-dir', cacheDir, '--quiet'], { inherit: false });
 if (stopping) {
   await origin.close();

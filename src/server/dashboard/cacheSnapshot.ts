@@ -28,7 +28,7 @@ export interface ScanState {
 
 export interface CacheSnapshotParams {
   cacheDir: string;
-  /** Rescan at least this often (default 60 s); changes the server sees rescan sooner. */
+  /** Rescan this often (default 60 s; longer for a cache whose scan takes over a tenth of it); changes the server sees rescan sooner. */
   intervalMs?: number;
   /** Coalesces bursts of changes (default 500 ms). */
   debounceMs?: number;
@@ -50,11 +50,9 @@ export class CacheSnapshot {
     return this.state;
   }
 
-  /** First scan, then the interval. */
+  /** First scan, then one every interval. */
   start(): void {
     void this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.params.intervalMs ?? 60_000);
-    this.timer.unref();
   }
 
   /** Something changed: rescan soon (bursts coalesce into one scan). */
@@ -86,7 +84,7 @@ export class CacheSnapshot {
 
   close(): void {
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     if (this.debounce) clearTimeout(this.debounce);
   }
 
@@ -110,6 +108,19 @@ export class CacheSnapshot {
       this.state.generation += 1;
     }
     this.params.onScan?.(this.state);
+    this.scheduleNext();
+  }
+
+  /**
+   * The next periodic scan: the interval, or ten times the last scan's duration if that is longer,
+   * so a cache that takes seconds to walk is not walked most of the time (changes the server
+   * sees still rescan at once).
+   */
+  private scheduleNext(): void {
+    if (this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.refresh(), Math.max(this.params.intervalMs ?? 60_000, 10 * (this.state.ms ?? 0)));
+    this.timer.unref();
   }
 }
 
