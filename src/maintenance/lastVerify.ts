@@ -19,8 +19,8 @@ export interface LastVerify {
   /** ISO time the verify finished. */
   finishedAt: string;
   ms: number;
-  /** Repo folders checked; undefined: the whole cache. */
-  repos: string[] | undefined;
+  /** Repo folders checked; null: the whole cache. */
+  repos: string[] | null;
   ok: boolean;
   reposChecked: number;
   blobsChecked: number;
@@ -44,7 +44,7 @@ export async function saveLastVerify(params: SaveLastVerifyParams): Promise<void
   const record: LastVerify = {
     finishedAt: new Date().toISOString(),
     ms: params.ms,
-    repos: params.repos,
+    repos: params.repos ?? null,
     ok: report.ok,
     reposChecked: report.reposChecked,
     blobsChecked: report.blobsChecked,
