@@ -146,6 +146,13 @@ describe('dashboard API', () => {
     const wrong = await json(app, { method: 'POST', url: '/api/hubcache/actions/plan', body: { command: 'prune' }, token: 'wrong-token-x' });
     expect(wrong.status).toBe(401);
 
+    // evict --max-size: the same planner as the CLI, the manifest's revision pinned.
+    const evict = await json(app, { method: 'POST', url: '/api/hubcache/actions/plan', body: { command: 'evict', maxSize: '1kB' }, token: TOKEN });
+    expect(evict.status).toBe(200);
+    expect(evict.value.plan.budget).toMatchObject({ maxBytes: 1000, met: false });
+    expect(evict.value.plan.notes.join('\n')).toContain('pins');
+    expect((await json(app, { method: 'POST', url: '/api/hubcache/actions/plan', body: { command: 'evict', maxSize: 'lots' }, token: TOKEN })).status).toBe(400);
+
     const plan = await json(app, { method: 'POST', url: '/api/hubcache/actions/plan', body: { command: 'prune' }, token: TOKEN });
     expect(plan.status).toBe(200);
     expect(plan.value.plan.revisions).toHaveLength(1);

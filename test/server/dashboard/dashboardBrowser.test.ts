@@ -88,13 +88,18 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await page.waitForSelector('#action-log >> text=confirm');
     await screenshot(page, 'dashboard-after-prune');
 
+    // Sync from the page: runs in the background, its outcome lands in the action log.
+    await page.click('#act-sync');
+    await page.waitForSelector('#action-log >> text=1/1 service(s) complete', { timeout: 30_000 });
+
     expect(errors).toEqual([]);
     const actions = serve
       .stderr()
       .split('\n')
       .filter((line) => line.includes('"event":"action"'))
       .map((line) => JSON.parse(line) as { who: string; action: string; state: string });
-    expect(actions).toEqual(expect.arrayContaining([expect.objectContaining({ who: 'ci', action: 'confirm', state: 'done' }), expect.objectContaining({ who: 'anonymous', state: 'refused' })]));
+    expect(actions).toEqual(expect.arrayContaining([expect.objectContaining({ who: 'ci', action: 'confirm', state: 'done' }),
+        expect.objectContaining({ who: 'ci', action: 'sync', state: 'done' }), expect.objectContaining({ who: 'anonymous', state: 'refused' })]));
     expect(serve.stderr()).not.toContain(TOKEN);
   }, 90_000);
 });
