@@ -47,6 +47,8 @@ export const ERROR_CODES = {
   E_OUTSIDE_CACHE: 1,
   /** An archive (backup) is malformed or unsafe. */
   E_ARCHIVE: 1,
+  /** The same action is already running (a second sync or plan run from the dashboard). */
+  E_BUSY: 1,
   /** A destructive plan was not confirmed. */
   E_ABORTED: 1,
   /** A bug: something that should not happen. */

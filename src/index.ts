@@ -22,6 +22,8 @@ export { verifyCache } from './maintenance/verifyCache.js';
 export { planVerifyFix } from './maintenance/planVerifyFix.js';
 export type { PlanVerifyFixParams } from './maintenance/planVerifyFix.js';
 export type { VerifyCacheParams, VerifyReport, VerifyFinding, VerifyFindingCode } from './maintenance/verifyCache.js';
+export { readLastVerify, saveLastVerify, LAST_VERIFY_FILE } from './maintenance/lastVerify.js';
+export type { LastVerify, SaveLastVerifyParams } from './maintenance/lastVerify.js';
 export { downloadFile } from './download/downloadFile.js';
 export type { DownloadFileParams, DownloadFileResult, DownloadEvent } from './download/downloadFile.js';
 export { downloadRepo } from './download/downloadRepo.js';

@@ -17,6 +17,7 @@ import { resolveFile } from './resolveFile.js';
 import type { ServerContext } from './serverContext.js';
 import { SingleFlight } from './singleFlight.js';
 import type { FileFacts } from '../store/blobStore.js';
+import type { Dashboard } from './dashboard/createDashboard.js';
 
 export interface CreateAppParams {
   store: BlobStore;
@@ -33,6 +34,10 @@ export interface CreateAppParams {
   /** Repos known public from an earlier run (for offline answers). */
   knownPublic?: Iterable<string>;
   onPublic?: (key: string) => void;
+  /** Counters to use (default: new ones); the dashboard samples the same object. */
+  metrics?: Metrics;
+  /** The page at `/` and its API under `/api/hubcache/` (see server/dashboard/). */
+  dashboard?: Pick<Dashboard, 'handle'> | undefined;
   /** One structured record per answered request. */
   log?: (record: RequestLog) => void;
 }
@@ -55,7 +60,7 @@ export interface App {
 }
 
 export function createApp(params: CreateAppParams): App {
-  const metrics = new Metrics();
+  const metrics = params.metrics ?? new Metrics();
   const context: ServerContext = {
     store: params.store,
     upstream: params.upstream.replace(/\/+$/, ''),
@@ -102,10 +107,16 @@ export function createApp(params: CreateAppParams): App {
     async handle(req) {
       const started = Date.now();
       const rawPath = req.rawUrl.split('?')[0] ?? '/';
-      const target = parseRoute({ rawPath });
+      let target: Route | { kind: 'dashboard' } = { kind: 'dashboard' };
       let reply: Reply;
       try {
-        reply = await route(req, target);
+        // Dashboard routes (`/`, `/hubcache-ui/*`, `/api/hubcache/*`) are no Hub route, so they are tried first.
+        const page = await params.dashboard?.handle(req);
+        if (page) reply = page;
+        else {
+          target = parseRoute({ rawPath });
+          reply = await route(req, target);
+        }
       } catch (err) {
         // Typed errors of our own (a bad etag from upstream, a full disk) keep their message; anything else is a bug.
         reply = isHubcacheError(err)

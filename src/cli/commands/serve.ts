@@ -6,6 +6,10 @@ import { createApp } from '../../server/createApp.js';
 import { listen } from '../../server/listen.js';
 import { loadKnownPublic, saveKnownPublic } from '../../server/knownPublic.js';
 import { createLocalStore } from '../../store/localStore.js';
+import { Metrics } from '../../server/metrics.js';
+import { createDashboard, type Dashboard } from '../../server/dashboard/createDashboard.js';
+import { readAdminTokens } from '../../server/dashboard/adminTokens.js';
+import { parseSize } from '../format.js';
 import { addCommonOptions, runCommand, type CommonOptions } from '../context.js';
 import { parsePositiveInt } from '../parsePositiveInt.js';
 
@@ -21,6 +25,11 @@ interface ServeOptions extends CommonOptions {
   maxConnections: string;
   grace: string;
   log: boolean;
+  dashboard: boolean;
+  adminTokenFile?: string;
+  budget?: string;
+  manifest?: string;
+  scanInterval: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -37,7 +46,12 @@ export function registerServeCommand(program: Command): void {
     .option('--access-ttl <seconds>', "remember upstream's yes to a client's token this long", '300')
     .option('--max-connections <n>', 'open client connections at most', '1024')
     .option('--grace <seconds>', 'on SIGTERM, answers in flight get this long to finish before fills are abandoned', '10')
-    .option('--no-log', 'no request log on stderr');
+    .option('--no-log', 'no request log on stderr')
+    .option('--no-dashboard', 'no dashboard page at / and no /api/hubcache/ API')
+    .option('--admin-token-file <file>', 'admin tokens, one per line as label:token: they may run sync, prune and evict from the dashboard (read-only without)')
+    .option('--budget <size>', "the cache's eviction budget, e.g. 200GB: shown against the cache size, and the dashboard's evict default")
+    .option('--manifest <file>', 'the manifest whose services and links the dashboard shows, and sync syncs (default: $HUBCACHE_MANIFEST, else ./hubcache.yaml if present)')
+    .option('--scan-interval <seconds>', 'rescan the cache for the dashboard at least this often (fills and actions rescan at once)', '60');
   addCommonOptions(cmd).addHelpText(
     'after',
     `
@@ -56,7 +70,13 @@ Examples:
   $ hubcache serve                                   # 127.0.0.1:8090, cache from $HF_HOME
   $ hubcache serve --host 0.0.0.0 --token-file /run/secrets/mirror-tokens
   $ HF_ENDPOINT=http://127.0.0.1:8090 hf download Qwen/Qwen3-0.6B
-  $ curl -s http://127.0.0.1:8090/metrics`,
+  $ curl -s http://127.0.0.1:8090/metrics
+  $ hubcache serve --manifest hubcache.yaml --budget 500GB --admin-token-file /run/secrets/admin-tokens
+
+Dashboard: http://HOST:PORT/ shows sizes against the disk and the budget, repos, services and their
+links, traffic, fills in flight, doctor's findings and the last verify; its data is JSON under
+/api/hubcache/. Actions (sync, prune and evict as plan -> review -> confirm) need a token of
+--admin-token-file and are logged on stderr with the token's label.`,
   );
   cmd.action(
     runCommand(async ({ config, out }, options: ServeOptions) => {
@@ -66,20 +86,49 @@ Examples:
         throw new HubcacheError({ code: 'E_USAGE', message: `--upstream must be an http:// or https:// URL, got "${upstream.slice(0, 100)}"` });
       }
       const clientTokens = options.tokenFile === undefined ? undefined : await readTokens(options.tokenFile);
+      const adminTokens = options.adminTokenFile === undefined ? undefined : await readAdminTokens({ path: options.adminTokenFile });
+      const budgetBytes = options.budget === undefined ? undefined : parseSize({ text: options.budget, what: '--budget' });
+      const scanIntervalMs = parsePositiveInt({ text: options.scanInterval, name: '--scan-interval', min: 1, max: 86400 }) * 1000;
+      const offline = options.offline === true || config.offline;
+      const metrics = new Metrics();
+      let dashboard: Dashboard | undefined;
       const store = createLocalStore({
         cacheDir: config.cacheDir,
         onUpstreamBytes: (bytes) => {
-          app.metrics.upstreamBytes += bytes;
+          metrics.upstreamBytes += bytes;
         },
         onFillEnd: (fill) => {
+          dashboard?.changed();
           if (options.log) process.stderr.write(`${JSON.stringify({ event: 'fill', ...fill })}\n`);
         },
       });
+      // A mirror for token holders only does not show its repos to anyone: its dashboard needs an admin token.
+      if (options.dashboard && clientTokens && !adminTokens) out.warn('dashboard off: with --token-file it needs --admin-token-file (its data lists the cached repos)');
+      if (options.dashboard && (!clientTokens || adminTokens)) {
+        dashboard = await createDashboard({
+          readNeedsAdmin: clientTokens !== undefined,
+          cacheDir: config.cacheDir,
+          metrics,
+          store,
+          manifestPath: options.manifest,
+          manifestEnvPath: config.manifestPath,
+          budgetBytes,
+          adminTokens,
+          upstream,
+          offline,
+          token: config.token,
+          scanIntervalMs,
+          // Actions are always logged (also with --no-log): who ran what is the point.
+          log: (record) => process.stderr.write(`${JSON.stringify({ event: 'action', ...record })}\n`),
+        });
+      }
       const knownPublic = await loadKnownPublic({ cacheDir: config.cacheDir });
       const app = createApp({
         store,
+        metrics,
+        dashboard,
         upstream,
-        offline: options.offline === true || config.offline,
+        offline,
         clientTokens,
         upstreamToken: clientTokens ? config.token : undefined,
         upstreamTimeoutMs: parsePositiveInt({ text: options.timeout, name: '--timeout', min: 1, max: 600 }) * 1000,
@@ -95,11 +144,25 @@ Examples:
         port,
         maxConnections: parsePositiveInt({ text: options.maxConnections, name: '--max-connections', min: 1, max: 100_000 }),
         graceMs: parsePositiveInt({ text: options.grace, name: '--grace', min: 0, max: 3600 }) * 1000,
-        onClose: () => store.close(),
+        onClose: async () => {
+          dashboard?.close();
+          await store.close();
+        },
+      }).catch((err: NodeJS.ErrnoException) => {
+        dashboard?.close();
+        if (err.code !== 'EADDRINUSE' && err.code !== 'EACCES') throw err;
+        throw new HubcacheError({
+          code: 'E_USAGE',
+          message: `Cannot listen on ${options.host}:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : 'permission denied'}`,
+          hint: 'Choose another --port (0 picks a free one), or stop the process using it.',
+          cause: err,
+        });
       });
       out.result({
-        data: { url: server.url, cacheDir: config.cacheDir, upstream, offline: app.context.offline },
-        text: `hubcache serve: ${server.url} (cache ${config.cacheDir}, upstream ${app.context.offline ? 'off (offline)' : upstream})`,
+        data: { url: server.url, dashboard: dashboard ? `${server.url}/` : null, cacheDir: config.cacheDir, upstream, offline: app.context.offline },
+        text:
+          `hubcache serve: ${server.url} (cache ${config.cacheDir}, upstream ${app.context.offline ? 'off (offline)' : upstream})` +
+          (dashboard ? `\ndashboard: ${server.url}/${adminTokens ? '' : ' (read-only: no --admin-token-file)'}` : ''),
       });
       // SIGTERM (docker stop) and Ctrl-C: finish answers in flight, abandon fills cleanly, exit 0.
       await new Promise<void>((resolve) => {

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { parseRepoSpec, repoFolderName } from '../../cache/repoId.js';
 import { verifyCache, type VerifyReport } from '../../maintenance/verifyCache.js';
+import { saveLastVerify } from '../../maintenance/lastVerify.js';
 import { MAX_JOBS, parsePositiveInt } from '../parsePositiveInt.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import { formatBytes } from '../format.js';
@@ -40,6 +41,7 @@ Examples:
       const folders = repos.length > 0 ? repos.map((spec) => repoFolderName(parseRepoSpec({ spec }))) : undefined;
       const onProgress = hashProgress({ out, label: 'verifying' });
       const concurrency = options.jobs !== undefined ? parsePositiveInt({ text: options.jobs, name: '-j/--jobs', max: MAX_JOBS }) : undefined;
+      const started = Date.now();
       const { fixPlan, ...report } = await verifyCache({
         cacheDir: config.cacheDir,
         ...(folders ? { repos: folders } : {}),
@@ -47,6 +49,8 @@ Examples:
         ...(concurrency !== undefined ? { concurrency } : {}),
         ...(onProgress ? { onProgress } : {}),
       });
+      // Remembered for the dashboard's "last verify" (best effort).
+      await saveLastVerify({ cacheDir: config.cacheDir, report, repos: folders, ms: Date.now() - started });
       const text = reportLines({ report, fix: options.fix === true });
       if (!fixPlan) {
         out.result({ data: report, text });
