@@ -57,7 +57,12 @@ Examples:
 
 function findingLines(params: { report: DoctorReport; verbose: boolean }): string[] {
   const byCode = new Map<string, DoctorFinding[]>();
-  for (const f of params.report.findings) byCode.set(f.code, [...(byCode.get(f.code) ?? []), f]);
+  // Grouped by pushing: copying the group per finding was quadratic (minutes on 100k findings).
+  for (const f of params.report.findings) {
+    const group = byCode.get(f.code);
+    if (group) group.push(f);
+    else byCode.set(f.code, [f]);
+  }
   const lines: string[] = [];
   for (const [code, findings] of byCode) {
     const shown = params.verbose ? findings : findings.slice(0, SHOWN_PER_CODE);
