@@ -2,6 +2,8 @@
  * A real `hubcache serve` in this process (app + local store + listen on 127.0.0.1 port 0) in
  * front of the test origin, for tests that drive real clients through the mirror.
  */
+import { createHash } from 'node:crypto';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { createApp, type App, type CreateAppParams } from '../../src/server/createApp.js';
 import { listen, type Listening } from '../../src/server/listen.js';
@@ -41,4 +43,41 @@ export async function fetchAll(url: string, init: RequestInit = {}): Promise<{ s
   const res = await fetch(url, { ...init, redirect: 'manual' });
   const body = Buffer.from(await res.arrayBuffer());
   return { status: res.status, headers: res.headers, body };
+}
+
+export interface HashedGetResult {
+  status: number;
+  bytes: number;
+  /** sha256 of the whole body; '' when the transfer was cut. */
+  sha256: string;
+  /** The connection broke before the announced body was complete (or could not be made). */
+  cut: boolean;
+}
+
+/** GET, with an optional byte range, hashing the body as it streams; `onData` sees progress. */
+export function hashedGet(params: { url: string; range?: [number, number?]; onData?: (bytes: number) => void }): Promise<HashedGetResult> {
+  return new Promise((resolve) => {
+    const headers: Record<string, string> = {};
+    if (params.range) headers.range = `bytes=${params.range[0]}-${params.range[1] ?? ''}`;
+    const req = request(params.url, { headers }, (res) => {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      let done = false;
+      const finish = (cut: boolean): void => {
+        if (done) return;
+        done = true;
+        resolve({ status: res.statusCode ?? 0, bytes, sha256: cut ? '' : hash.digest('hex'), cut });
+      };
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.byteLength;
+        hash.update(chunk);
+        params.onData?.(bytes);
+      });
+      res.on('end', () => finish(!res.complete));
+      res.on('error', () => finish(true));
+      res.on('close', () => finish(!res.complete));
+    });
+    req.on('error', () => resolve({ status: 0, bytes: 0, sha256: '', cut: true }));
+    req.end();
+  });
 }

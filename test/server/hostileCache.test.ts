@@ -14,7 +14,7 @@ import { repoPaths } from '../../src/cache/repoPaths.js';
 import { createOrigin, type Origin } from '../helpers/origin/createOrigin.js';
 import { linearRepo } from '../helpers/origin/fixture.js';
 import { CLI_PATH, runCli } from '../helpers/runCli.js';
-import { startMirror } from '../helpers/startMirror.js';
+import { hashedGet, startMirror } from '../helpers/startMirror.js';
 import { makeTempDir } from '../helpers/tempDir.js';
 
 const MiB = 1024 * 1024;
@@ -45,31 +45,8 @@ beforeAll(async () => {
 });
 afterAll(async () => origin?.close());
 
-/** GET, hashing the body; `cut` when the transfer breaks; `onData` sees progress. */
-function get(url: string, onData?: (bytes: number) => void): Promise<{ status: number; bytes: number; sha256: string; cut: boolean }> {
-  return new Promise((resolve) => {
-    const req = request(url, (res) => {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      let done = false;
-      const finish = (cut: boolean): void => {
-        if (done) return;
-        done = true;
-        resolve({ status: res.statusCode ?? 0, bytes, sha256: cut ? '' : hash.digest('hex'), cut });
-      };
-      res.on('data', (chunk: Buffer) => {
-        bytes += chunk.byteLength;
-        hash.update(chunk);
-        onData?.(bytes);
-      });
-      res.on('end', () => finish(!res.complete));
-      res.on('error', () => finish(true));
-      res.on('close', () => finish(!res.complete));
-    });
-    req.on('error', () => resolve({ status: 0, bytes: 0, sha256: '', cut: true }));
-    req.end();
-  });
-}
+/** GET, hashing the body (the shared helper, positional here for brevity). */
+const get = (url: string, onData?: (bytes: number) => void) => hashedGet({ url, ...(onData ? { onData } : {}) });
 
 async function verifyClean(cacheDir: string): Promise<void> {
   const result = await runCli({ args: ['verify', '--cache-dir', cacheDir, '--json'] });

@@ -6,11 +6,10 @@
 import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrigin, type Origin } from '../helpers/origin/createOrigin.js';
 import { linearRepo } from '../helpers/origin/fixture.js';
-import { startMirror, type Mirror } from '../helpers/startMirror.js';
+import { hashedGet, startMirror, type Mirror } from '../helpers/startMirror.js';
 import { sha256File } from '../helpers/sha256File.js';
 
 const MiB = 1024 * 1024;
@@ -40,26 +39,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => origin?.close());
 
-/** GET with an optional range, hashing the body as it streams; `cut` when the transfer breaks. */
-function get(params: { url: string; range?: [number, number?] }): Promise<{ status: number; bytes: number; sha256: string; cut: boolean }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {};
-    if (params.range) headers.range = `bytes=${params.range[0]}-${params.range[1] ?? ''}`;
-    const req = request(params.url, { headers }, (res) => {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      res.on('data', (chunk: Buffer) => {
-        bytes += chunk.byteLength;
-        hash.update(chunk);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, sha256: hash.digest('hex'), cut: !res.complete }));
-      res.on('error', () => resolve({ status: res.statusCode ?? 0, bytes, sha256: '', cut: true }));
-      res.on('aborted', () => resolve({ status: res.statusCode ?? 0, bytes, sha256: '', cut: true }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = hashedGet;
 
 async function rangeSha256(path: string, start: number, end: number): Promise<string> {
   const { createReadStream } = await import('node:fs');
