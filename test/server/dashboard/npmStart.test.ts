@@ -26,7 +26,8 @@ describe('npm start', () => {
     const url = await new Promise<string>((resolve, reject) => {
       child.stdout.setEncoding('utf8').on('data', (d: string) => {
         stdout += d;
-        const match = /Dashboard:\s+(http:\/\/\S+?)\/?\s/.exec(stdout);
+        // Both lines are printed by separate writes: wait for the last one, not the first.
+        const match = /Dashboard:\s+(http:\/\/\S+?)\/?\s[\s\S]*Admin token:\s+\S+/.exec(stdout);
         if (match?.[1]) resolve(match[1]);
       });
       void exited.then((code) => reject(new Error(`npm start exited early (${code}):\n${stdout}\n${stderr}`)));
