@@ -16,6 +16,7 @@
 #include <sys/file.h>
 
 #include "listTree.h"
+#include "repoSummary.h"
 
 /* Node names errors after libuv, which calls EWOULDBLOCK "EAGAIN" on Linux;
  * the JS side accepts both, so only the errnos flock(2) documents are named. */
@@ -102,7 +103,7 @@ static napi_value init(napi_env env, napi_value exports) {
       !export_int(env, exports, "LOCK_UN", LOCK_UN) || !export_int(env, exports, "LOCK_NB", LOCK_NB))
     return NULL;
   /* The same addon also carries the scan's batched fs calls (listTree.c): one .node to build and ship. */
-  if (!list_tree_init(env, exports)) return NULL;
+  if (!list_tree_init(env, exports) || !repo_summary_init(env, exports)) return NULL;
   return exports;
 }
 

@@ -25,7 +25,15 @@ export interface FlockBinding {
   readonly LOCK_NB: number;
   /** The scan's batched folder reads (native/listTree.c, see dirListing.ts); absent from builds older than that file. */
   readonly listTrees?: ListTreesNative;
+  /** The summary scan of usual repos (native/repoSummary.c, see repoSummaries.ts); absent from builds older than that file. */
+  readonly summarizeRepos?: SummarizeReposNative;
 }
+
+/**
+ * summarizeRepos(repoPaths, threads): per repo `[text, numbers]` (see
+ * repoSummaries.ts), or undefined where the JavaScript repo walk must scan it.
+ */
+export type SummarizeReposNative = (repoPaths: string[], threads: number) => Array<[string, Float64Array] | undefined>;
 
 /**
  * listTrees(dirs, recursive, skipName, threads): per folder `[text, kinds,
