@@ -59,7 +59,7 @@ typedef struct {
   size_t blob_count, blob_cap;
   uint32_t *table;  /* open addressing: index + 1 into blobs, 0 = empty */
   size_t table_cap;
-  buf_t text;       /* NUL-terminated fields: refs (name, commit), revision commits, partial download names */
+  buf_t text;       /* NUL-terminated fields: partial download names, refs (name, commit), revision commits */
   buf_t revs;       /* doubles per revision: nbFiles, sizeOnDisk, lastModified */
   buf_t partials;   /* doubles per partial download: size, mtimeMs */
   size_t ref_count, rev_count, partial_count;
@@ -464,8 +464,9 @@ static void *run_jobs(void *arg) {
 }
 
 /*
- * [text, numbers]: text holds the refs' names and commits, the revisions'
- * commits and the partial downloads' names, each NUL-terminated; numbers
+ * [text, numbers]: text holds, in the order they were read, the partial
+ * downloads' names, the refs' names and commits, and the revisions' commits,
+ * each NUL-terminated; numbers
  * holds [refCount, revisionCount, partialCount, usedBlobs, usedBytes,
  * lastAccessed, lastModified, orphanBlobs, orphanBytes], then per revision
  * [nbFiles, sizeOnDisk, lastModified] and per partial download [bytes, lastModified].

@@ -48,7 +48,7 @@ export function nativeSummarizeRepos(): SummarizeReposNative | undefined {
 
 let binding: SummarizeReposNative | null | undefined;
 
-/** The layout is repoSummary.c's make_result: the text's fields, then the numbers in the same order. */
+/** The layout is repoSummary.c's make_result: the text's fields in the order C read them; numbers: a head, the revisions', the partial downloads'. */
 function decode(repoPath: string, [text, numbers]: [string, Float64Array]): RepoSummary {
   const fields = text.split('\0');
   const refCount = numbers[0] as number;
@@ -56,17 +56,18 @@ function decode(repoPath: string, [text, numbers]: [string, Float64Array]): Repo
   const partialCount = numbers[2] as number;
   let f = 0;
   let n = 9;
+  const incomplete: IncompleteFile[] = [];
+  for (let i = 0; i < partialCount; i++, f += 1) {
+    const name = fields[f] as string;
+    const at = 9 + 3 * revisionCount + 2 * i;
+    // readRepoBlobs's words for the same entry.
+    incomplete.push({ path: `${repoPath}/blobs/${name}`, bytes: numbers[at] as number, kind: name.endsWith('.incomplete') ? 'incomplete' : 'downloadInProgress', lastModified: numbers[at + 1] as number });
+  }
   const refs = new Map<string, string>();
   for (let i = 0; i < refCount; i++, f += 2) refs.set(fields[f] as string, fields[f + 1] as string);
   const revisions: RepoSummary['revisions'] = [];
   for (let i = 0; i < revisionCount; i++, f += 1, n += 3) {
     revisions.push({ commit: fields[f] as string, nbFiles: numbers[n] as number, sizeOnDisk: numbers[n + 1] as number, lastModified: numbers[n + 2] as number });
-  }
-  const incomplete: IncompleteFile[] = [];
-  for (let i = 0; i < partialCount; i++, f += 1, n += 2) {
-    const name = fields[f] as string;
-    // readRepoBlobs's words for the same entry.
-    incomplete.push({ path: `${repoPath}/blobs/${name}`, bytes: numbers[n] as number, kind: name.endsWith('.incomplete') ? 'incomplete' : 'downloadInProgress', lastModified: numbers[n + 1] as number });
   }
   return {
     refs,
