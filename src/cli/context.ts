@@ -56,22 +56,30 @@ export function runCommand<A extends unknown[]>(
 ): (...args: A) => Promise<void> {
   return async (...args: A) => {
     const command = args[args.length - 1] as Command;
-    const options = command.optsWithGlobals() as CommonOptions;
-    let out = new Output({ json: options.json === true, quiet: options.quiet === true, progress: false });
-    let debug = false;
-    try {
-      const ctx = createContext(options);
-      out = ctx.out;
-      debug = ctx.config.debug;
-      const code = await fn(ctx, ...args);
-      process.exitCode = code ?? 0;
-    } catch (raw) {
-      const err = toHubcacheError(raw);
-      out.error(err);
-      if (err.code === 'E_INTERNAL' && debug) out.debug(`${(raw as Error).stack}`);
-      process.exitCode = err.exitCode;
-    }
+    await runWithOptions({ options: command.optsWithGlobals() as CommonOptions, run: (ctx) => fn(ctx, ...args) });
   };
+}
+
+/**
+ * runCommand's body, for options already parsed: the argument parser's
+ * action, or main.ts's fast path for `ls` (which parses its few options without commander).
+ */
+export async function runWithOptions(params: { options: CommonOptions; run: (ctx: CommandContext) => Promise<number | void> }): Promise<void> {
+  const { options } = params;
+  let out = new Output({ json: options.json === true, quiet: options.quiet === true, progress: false });
+  let debug = false;
+  try {
+    const ctx = createContext(options);
+    out = ctx.out;
+    debug = ctx.config.debug;
+    const code = await params.run(ctx);
+    process.exitCode = code ?? 0;
+  } catch (raw) {
+    const err = toHubcacheError(raw);
+    out.error(err);
+    if (err.code === 'E_INTERNAL' && debug) out.debug(`${(raw as Error).stack}`);
+    process.exitCode = err.exitCode;
+  }
 }
 
 export function toHubcacheError(raw: unknown): HubcacheError {

@@ -5,9 +5,10 @@
  *
  * Only the command being run is loaded: startup time is paid on every
  * `MODEL_PATH=$(hubcache ...)` in a compose entrypoint. `--help` loads all.
+ * A plain `ls` does not even load commander (lsFastPath).
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import type { Command, CommanderError } from 'commander';
 import { HubcacheError } from '../errors.js';
 import { escapeInput } from '../quoteInput.js';
 import { Output } from './output.js';
@@ -57,6 +58,7 @@ function packageVersion(): string {
 
 /** Builds the program with the given commands (all when `only` is undefined). */
 export async function buildProgram(params: { only?: string } = {}): Promise<Command> {
+  const { Command } = await import('commander');
   const program = new Command('hubcache');
   program
     .description('Own a shared Hugging Face hub cache: download-if-missing, stable paths, verify, clean, manifests for compose stacks.')
@@ -92,8 +94,18 @@ function commandWord(argv: string[]): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const word = commandWord(process.argv.slice(2));
-  const program = await buildProgram(word !== undefined ? { only: word } : {});
+  const argv = process.argv.slice(2);
+  const word = commandWord(argv);
+  if (word === 'ls') {
+    const { parseLsFastPath } = await import('./lsFastPath.js');
+    const options = parseLsFastPath({ argv });
+    if (options) {
+      const [{ runLs }, { runWithOptions }] = await Promise.all([import('./commands/ls.js'), import('./context.js')]);
+      await runWithOptions({ options, run: (ctx) => runLs(ctx, options) });
+      return;
+    }
+  }
+  const [program, { CommanderError }] = await Promise.all([buildProgram(word !== undefined ? { only: word } : {}), import('commander')]);
   try {
     await program.parseAsync(process.argv);
   } catch (err) {

@@ -3,11 +3,11 @@ import type { Command } from 'commander';
 import { scanCache, type CachedRepo, type CacheScan } from '../../cache/scanCache.js';
 import { parseRepoFilter, sortRepos } from '../../cache/repoFilter.js';
 import { formatRepoRef } from '../../cache/repoId.js';
-import { addCommonOptions, runCommand } from '../context.js';
+import { addCommonOptions, runCommand, type CommandContext } from '../context.js';
 import type { Output } from '../output.js';
 import { formatAge, formatBytes } from '../format.js';
 
-interface LsOptions {
+export interface LsOptions {
   revisions?: boolean;
   files?: boolean;
   sort: string;
@@ -33,30 +33,31 @@ Examples:
   $ hubcache ls --revisions --json | jq '.repos[].revisions[].commit'
   $ hubcache ls -f hubcache.yaml          # SERVICES column; repos no service uses are listed`,
   );
-  cmd.action(
-    runCommand(async ({ config, out }, options: LsOptions) => {
-      const now = Date.now();
-      const predicates = options.filter.map((expr) => parseRepoFilter({ expr }));
-      const sortKey = options.sort;
-      const scan = await scanCache({ cacheDir: config.cacheDir, detail: options.files ? 'files' : 'summary' });
-      const repos = sortRepos({ repos: scan.repos.filter((r) => predicates.every((p) => p(r, now))), sort: sortKey });
-      const warnings = [...scan.warnings, ...repos.flatMap((r) => r.warnings)];
-      const services = await manifestServices({ out, path: options.manifest, envPath: config.manifestPath });
-      if (!scan.exists) out.warn(`cache folder ${scan.cacheDir} does not exist yet`);
-      out.result({
-        data: toJson({ scan, repos, files: options.files === true, services }),
-        text: [
-          ...(options.revisions ? revisionTable({ out, repos, now }) : repoTable({ out, repos, now, scan, services })),
-          ...(options.files ? ['', ...fileTable({ out, repos })] : []),
-        ],
-      });
-      if (!out.json) {
-        for (const w of warnings) out.warn(`${w.path}: ${w.message}`);
-        if (warnings.length > 0) out.info(`${warnings.length} problem(s) found; \`hubcache verify\` checks contents, \`hubcache verify --fix\` repairs.`);
-      }
-      return 0;
-    }),
-  );
+  cmd.action(runCommand(async (ctx, options: LsOptions) => runLs(ctx, options)));
+}
+
+/** The command's work, once its options are parsed (by commander, or by main.ts's fast path: parseLsFastPath). */
+export async function runLs({ config, out }: CommandContext, options: LsOptions): Promise<number> {
+  const now = Date.now();
+  const predicates = options.filter.map((expr) => parseRepoFilter({ expr }));
+  const sortKey = options.sort;
+  const scan = await scanCache({ cacheDir: config.cacheDir, detail: options.files ? 'files' : 'summary' });
+  const repos = sortRepos({ repos: scan.repos.filter((r) => predicates.every((p) => p(r, now))), sort: sortKey });
+  const warnings = [...scan.warnings, ...repos.flatMap((r) => r.warnings)];
+  const services = await manifestServices({ out, path: options.manifest, envPath: config.manifestPath });
+  if (!scan.exists) out.warn(`cache folder ${scan.cacheDir} does not exist yet`);
+  out.result({
+    data: toJson({ scan, repos, files: options.files === true, services }),
+    text: [
+      ...(options.revisions ? revisionTable({ out, repos, now }) : repoTable({ out, repos, now, scan, services })),
+      ...(options.files ? ['', ...fileTable({ out, repos })] : []),
+    ],
+  });
+  if (!out.json) {
+    for (const w of warnings) out.warn(`${w.path}: ${w.message}`);
+    if (warnings.length > 0) out.info(`${warnings.length} problem(s) found; \`hubcache verify\` checks contents, \`hubcache verify --fix\` repairs.`);
+  }
+  return 0;
 }
 
 function collect(value: string, previous: string[]): string[] {
