@@ -10,7 +10,10 @@
  * walk. test/cache/repoSummary.test.ts checks that an answer equals the walk's.
  */
 import { availableParallelism } from 'node:os';
-import type { IncompleteFile } from './cacheScan.js';
+import { join } from 'node:path';
+import type { CachedRepo, CacheWarning, IncompleteFile, RepoJob } from './cacheScan.js';
+import { byCodeUnits } from './byCodeUnits.js';
+import { commitsOfRefs, finishRepo, revisionEntry, type UsedBlobs } from './finishRepo.js';
 import { loadFlockBinding, type SummarizeReposNative } from './flock.js';
 
 /** What the addon read of one usual repo: the inputs of the repo's report, before its shared last steps (scanRepo.finishRepo). */
@@ -22,8 +25,17 @@ export interface RepoSummary {
   /** Partial downloads in blobs/, in no particular order. */
   incomplete: IncompleteFile[];
   /** The unique blobs the snapshots use: count, bytes, newest atime and mtime (0 when none). */
-  used: { count: number; bytes: number; lastAccessed: number; lastModified: number };
+  used: UsedBlobs;
   orphanBlobs: { count: number; bytes: number };
+}
+
+/**
+ * The reports of the usual repos among `jobs` (a summary scan's: no file
+ * lists); undefined where the full walk must scan the repo. Undefined without the addon.
+ */
+export function scanUsualRepos(params: { jobs: RepoJob[] }): Array<CachedRepo | undefined> | undefined {
+  const summaries = nativeRepoSummaries({ repoPaths: params.jobs.map((job) => job.repoPath) });
+  return summaries?.map((read, i) => read && repoFromSummary({ job: params.jobs[i] as RepoJob, read }));
 }
 
 /** Per repo its summary, or undefined where the full walk must scan it; undefined without the addon. */
@@ -76,4 +88,15 @@ function decode(repoPath: string, [text, numbers]: [string, Float64Array]): Repo
     used: { count: numbers[3] as number, bytes: numbers[4] as number, lastAccessed: numbers[5] as number, lastModified: numbers[6] as number },
     orphanBlobs: { count: numbers[7] as number, bytes: numbers[8] as number },
   };
+}
+
+/** A repo the addon summed up (repoSummaries): the same last steps as the walk, with nothing to warn about on the way. */
+function repoFromSummary(params: { job: RepoJob; read: RepoSummary }): CachedRepo {
+  const { job, read } = params;
+  const warnings: CacheWarning[] = [];
+  const refsByCommit = commitsOfRefs({ repoPath: job.repoPath, refs: read.refs, warnings });
+  const snapshotsDir = join(job.repoPath, 'snapshots');
+  const revisions = read.revisions.map((r) => revisionEntry({ ...r, snapshotPath: join(snapshotsDir, r.commit), refsByCommit, files: [] }));
+  const incomplete = read.incomplete.sort((a, b) => byCodeUnits(a.path, b.path));
+  return finishRepo({ job, refs: read.refs, refsByCommit, revisions, used: read.used, orphanBlobs: read.orphanBlobs, incomplete, warnings });
 }

@@ -11,12 +11,14 @@
  * The walk is synchronous on purpose: a scan is tens of thousands of
  * readlink/lstat calls, and promise overhead made it 10x slower. Each folder
  * is read in one call to the addon (dirListing, native/listTree.c) when it is
- * built, else with Node's sync fs calls. A caller whose event loop must not
+ * built, else with Node's sync fs calls; a summary of a usual repo comes whole
+ * from the addon (repoSummaries, native/repoSummary.c). A caller whose event loop must not
  * wait passes `threads` to run the repo walk on worker threads
  * (scanReposInWorkers).
  *
- * Files: the root walk (this file), the repo walk (scanRepo: readRepoBlobs,
- * scanSnapshotDir, both reading through dirListing), the worker fan-out
+ * Files: the root walk (this file), the addon's summary of usual repos
+ * (repoSummaries), the repo walk (scanRepo: readRepoBlobs, scanSnapshotDir,
+ * both reading through dirListing), their shared last steps (finishRepo), the worker fan-out
  * (scanReposInWorkers, scanWorker), the report's types (cacheScan).
  */
 import { readdirSync, type Dirent } from 'node:fs';
@@ -25,8 +27,7 @@ import { availableParallelism } from 'node:os';
 import { parseRepoFolderName } from './repoId.js';
 import { HUBCACHE_DIR_NAME, LOCKS_DIR_NAME } from './repoPaths.js';
 import type { CacheScan, RepoJob } from './cacheScan.js';
-import { scanRepos } from './scanRepo.js';
-import { nativeListTrees } from './dirListing.js';
+import { nativeSummarizeRepos, scanUsualRepos } from './repoSummaries.js';
 
 export type { CacheWarningCode, CacheWarning, CachedFile, CachedRevision, IncompleteFile, CachedRepo, CacheScan } from './cacheScan.js';
 
@@ -85,15 +86,21 @@ export async function scanCache(params: ScanCacheParams): Promise<CacheScan> {
     jobs.push({ repoPath: path, folderName: entry.name, repoType: ref.repoType, repoId: ref.repoId });
   }
   const summary = params.detail === 'summary';
-  const native = params.native !== false && nativeListTrees() !== undefined;
-  const defaultThreads = !native && summary && jobs.length >= PARALLEL_MIN_REPOS ? Math.min(2, availableParallelism()) : 0;
-  const threads = canUseWorkers() ? Math.min(params.threads ?? defaultThreads, jobs.length) : 0;
+  const native = params.native !== false && nativeSummarizeRepos() !== undefined;
+  // A summary of the usual repos comes from the addon in one call; the rest (all of them for a file list) are walked.
+  const usual = summary && native ? scanUsualRepos({ jobs }) : undefined;
+  const rest = usual ? jobs.filter((_, i) => usual[i] === undefined) : jobs;
+  if (usual) result.repos = usual.filter((repo) => repo !== undefined);
+  const defaultThreads = !native && summary && rest.length >= PARALLEL_MIN_REPOS ? Math.min(2, availableParallelism()) : 0;
+  const threads = canUseWorkers() ? Math.min(params.threads ?? defaultThreads, rest.length) : 0;
   if (threads > 0) {
     // Loaded only here: node:worker_threads costs start-up time that a scan on this thread never uses.
     const { scanReposInWorkers } = await import('./scanReposInWorkers.js');
-    result.repos = await scanReposInWorkers({ jobs, threads, summary, native });
-  } else {
-    result.repos = scanRepos({ jobs, summary, native });
+    result.repos.push(...(await scanReposInWorkers({ jobs: rest, threads, summary, native })));
+  } else if (rest.length > 0) {
+    // Loaded only here: the walk's modules cost start-up time that a cache of usual repos never uses.
+    const { scanRepos } = await import('./scanRepo.js');
+    result.repos.push(...scanRepos({ jobs: rest, summary, native }));
   }
   result.repos.sort((a, b) => (a.folderName < b.folderName ? -1 : a.folderName > b.folderName ? 1 : 0));
   result.sizeOnDisk = result.repos.reduce((sum, repo) => sum + repo.sizeOnDisk, 0);
