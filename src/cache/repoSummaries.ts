@@ -30,12 +30,20 @@ export interface RepoSummary {
 }
 
 /**
- * The reports of the usual repos among `jobs` (a summary scan's: no file
- * lists); undefined where the full walk must scan the repo. Undefined without the addon.
+ * A summary scan's first step: the reports of the usual repos among `jobs`
+ * (no file lists), and the jobs the full walk must scan (all of them without the addon).
  */
-export function scanUsualRepos(params: { jobs: RepoJob[] }): Array<CachedRepo | undefined> | undefined {
+export function scanUsualRepos(params: { jobs: RepoJob[] }): { repos: CachedRepo[]; rest: RepoJob[] } {
   const summaries = nativeRepoSummaries({ repoPaths: params.jobs.map((job) => job.repoPath) });
-  return summaries?.map((read, i) => read && repoFromSummary({ job: params.jobs[i] as RepoJob, read }));
+  if (!summaries) return { repos: [], rest: params.jobs };
+  const repos: CachedRepo[] = [];
+  const rest: RepoJob[] = [];
+  params.jobs.forEach((job, i) => {
+    const read = summaries[i];
+    if (read) repos.push(repoFromSummary({ job, read }));
+    else rest.push(job);
+  });
+  return { repos, rest };
 }
 
 /** Per repo its summary, or undefined where the full walk must scan it; undefined without the addon. */

@@ -87,21 +87,27 @@ export async function scanCache(params: ScanCacheParams): Promise<CacheScan> {
   }
   const summary = params.detail === 'summary';
   const native = params.native !== false && nativeSummarizeRepos() !== undefined;
-  // A summary of the usual repos comes from the addon in one call; the rest (all of them for a file list) are walked.
-  const usual = summary && native ? scanUsualRepos({ jobs }) : undefined;
-  const rest = usual ? jobs.filter((_, i) => usual[i] === undefined) : jobs;
-  if (usual) result.repos = usual.filter((repo) => repo !== undefined);
-  const defaultThreads = !native && summary && rest.length >= PARALLEL_MIN_REPOS ? Math.min(2, availableParallelism()) : 0;
-  const threads = canUseWorkers() ? Math.min(params.threads ?? defaultThreads, rest.length) : 0;
+  const defaultThreads = !native && summary && jobs.length >= PARALLEL_MIN_REPOS ? Math.min(2, availableParallelism()) : 0;
+  const threads = canUseWorkers() ? Math.min(params.threads ?? defaultThreads, jobs.length) : 0;
   if (threads > 0) {
     // Loaded only here: node:worker_threads costs start-up time that a scan on this thread never uses.
+    // The workers take the addon's summary first too (scanWorker): the caller asked for a free event loop.
     const { scanReposInWorkers } = await import('./scanReposInWorkers.js');
-    result.repos.push(...(await scanReposInWorkers({ jobs: rest, threads, summary, native })));
-  } else if (rest.length > 0) {
+    result.repos = await scanReposInWorkers({ jobs, threads, summary, native });
+    return finish(result);
+  }
+  // A summary of the usual repos comes from the addon in one call; the rest (all of them for a file list) are walked.
+  const { repos, rest } = summary && native ? scanUsualRepos({ jobs }) : { repos: [], rest: jobs };
+  result.repos = repos;
+  if (rest.length > 0) {
     // Loaded only here: the walk's modules cost start-up time that a cache of usual repos never uses.
     const { scanRepos } = await import('./scanRepo.js');
     result.repos.push(...scanRepos({ jobs: rest, summary, native }));
   }
+  return finish(result);
+}
+
+function finish(result: CacheScan): CacheScan {
   result.repos.sort((a, b) => (a.folderName < b.folderName ? -1 : a.folderName > b.folderName ? 1 : 0));
   result.sizeOnDisk = result.repos.reduce((sum, repo) => sum + repo.sizeOnDisk, 0);
   return result;

@@ -7,12 +7,15 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildSyntheticCache } from '../../bench/syntheticCache.js';
 import { nativeRepoSummaries, nativeSummarizeRepos } from '../../src/cache/repoSummaries.js';
 import { scanCache } from '../../src/cache/scanCache.js';
 import { oddCache } from '../helpers/oddCache.js';
 import { makeTempDir } from '../helpers/tempDir.js';
+
+const DIST_SCAN = fileURLToPath(new URL('../../dist/cache/scanCache.js', import.meta.url));
 
 /** Each repo of the cache: a synthetic repo changed one way; `true` when the addon must answer for it. */
 const SHAPES: Record<string, { answered: boolean; change: (repo: Repo) => void }> = {
@@ -135,6 +138,18 @@ describe('summarizeRepos: the addon sums up usual repos, declines the others', (
     expect(byName('empty revision and orphan blob').orphanBlobs.count).toBe(1);
     expect(byName('empty revision and orphan blob').revisions).toHaveLength(3);
     expect(byName('no blobs or snapshots').nbFiles).toBe(0);
+
+    // On a worker thread (what the dashboard asks for, to keep its event loop free) the worker takes the
+    // addon's summary itself; the built scan (dist/, as the CLI tests use it) gives the same report.
+    const script = join(cacheDir, '..', 'scan.mjs');
+    writeFileSync(
+      script,
+      `const { scanCache } = await import(${JSON.stringify(pathToFileURL(DIST_SCAN).href)});
+       process.stdout.write(JSON.stringify(await scanCache({ cacheDir: process.argv[2], detail: 'summary', threads: Number(process.argv[3]) })));`,
+    );
+    const scanInBuild = (threads: number): unknown => JSON.parse(execFileSync(process.execPath, [script, cacheDir, String(threads)]).toString());
+    expect(scanInBuild(1)).toEqual(JSON.parse(JSON.stringify(walked)));
+    expect(scanInBuild(0)).toEqual(JSON.parse(JSON.stringify(walked)));
   });
 
   it('the odd cache: the well-formed repos are answered, the odd ones declined, the same scan', async () => {
