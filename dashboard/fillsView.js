@@ -15,9 +15,9 @@ export function renderFills() {
             const bar = h('div.progress-fill');
             bar.style.width = `${f.size ? (100 * f.written) / f.size : 0}%`;
             return [
-              h('span', null, h('span.mono', null, f.repo.replace(/^models--/, '').replace(/--/g, '/')), ' ', h('span.mono.dim', null, f.path)),
-              h('div.progress', { title: `${bytes(f.written)} of ${bytes(f.size)}` }, bar, h('span.progress-text', null, `${bytes(f.written)} / ${bytes(f.size)} (${percent(f.written, f.size)})`)),
-              `${bytes(f.bytesPerSecond)}/s`,
+              h('span', { 'data-fill': f.path }, h('span.mono', null, f.repo.replace(/^models--/, '').replace(/--/g, '/')), ' ', h('span.mono.dim', null, f.path)),
+              h('div.progress', { title: `${bytes(f.written)} of ${bytes(f.size)}` }, bar, h('span.progress-text', { 'data-percent': f.size ? Math.floor((100 * f.written) / f.size) : 0 }, `${bytes(f.written)} / ${bytes(f.size)} (${percent(f.written, f.size)})`)),
+              h('span.rate', null, `${bytes(f.bytesPerSecond)}/s`),
               ago(f.startedAt, state.overview.now),
             ];
           }),
