@@ -91,4 +91,10 @@ describe('dashboard plans off the event loop', () => {
     expect(answeredDuring).toBeGreaterThanOrEqual(10);
     expect(review.planning.eventLoopDelayMaxMs).toBeLessThan(MAX_STALL_SHARE * review.planning.ms);
   }, 120_000);
+
+  it("passes a worker's refusal back as the same typed error (evict without a budget: 400)", async () => {
+    const res = await fetch(`${serve.url}/api/hubcache/actions/plan`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ command: 'evict' }) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toContain('evict needs a size budget');
+  }, 60_000);
 });
