@@ -23,6 +23,14 @@ const BIG = 6 * MiB;
 const BIG_RATE = 768 * 1024;
 const TOKEN = 'ci-admin-token-0123456789';
 
+/** The page's document, in functions run in the browser (the tests' own lib has no DOM). */
+interface PageElement {
+  getAttribute(name: string): string | null;
+  closest(selector: string): PageElement | null;
+  querySelector(selector: string): PageElement | null;
+}
+declare const document: { querySelector(selector: string): PageElement | null };
+
 let origin: Origin;
 
 /** The hits and misses the requests chart counts over its window. */
