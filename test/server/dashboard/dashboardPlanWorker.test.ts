@@ -53,12 +53,13 @@ describe('dashboard plans off the event loop', () => {
 
   async function planWhileAsking(body: unknown): Promise<{ review: Review; answeredDuring: number }> {
     let done = false;
-    const plan = fetch(`${serve.url}/api/hubcache/actions/plan`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) }).then(async (res) => {
-      const value = (await res.json()) as Review;
-      expect(res.status, JSON.stringify(value)).toBe(200);
-      done = true;
-      return value;
-    });
+    const plan = fetch(`${serve.url}/api/hubcache/actions/plan`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) })
+      .then(async (res) => {
+        const value = (await res.json()) as Review;
+        expect(res.status, JSON.stringify(value)).toBe(200);
+        return value;
+      })
+      .finally(() => (done = true));
     // Asks one after another while the plan runs; counts the answers that came before the plan's.
     let answeredDuring = 0;
     const asking = (async () => {
