@@ -40,6 +40,7 @@ export function renderPlan(params) {
       'div.plan',
       { 'data-plan': review.id },
       h('div.plan-head', null, h('strong', null, `${review.command} plan`), ` by ${review.who}: ${count(plan.totals.items)} item(s) in ${plan.revisions.length} revision(s), frees ${bytes(plan.totals.bytes)}`),
+      review.planning ? h('div.dim', null, `planned in ${(review.planning.ms / 1000).toFixed(1)} s on the server's ${review.planning.thread === 'worker' ? 'worker' : 'main'} thread`) : null,
       b ? h('div', null, `Budget ${bytes(b.maxBytes)}: ${bytes(b.bytesBefore)} now, ${bytes(b.bytesAfter)} after`, h(`span.pill.${b.met ? 'ok' : 'bad'}`, null, b.met ? 'within budget' : 'cannot be met (pinned revisions)')) : null,
       plan.revisions.length
         ? table(

@@ -1,7 +1,8 @@
 /**
  * What an admin can do from the dashboard, with the very planners and executor the CLI uses:
  * `prune` and `evict --max-size` build a Plan (the same object `--dry-run --json` prints), the
- * page shows it, and only a confirm of that plan's id runs it through `executePlan`. `sync` and
+ * page shows it, and only a confirm of that plan's id runs it through `executePlan`. Plans are
+ * made on a worker thread (planOffThread: their cache walk is synchronous). `sync` and
  * `verify` run in the background and report in the action log. Every action, refusals included,
  * is logged with who asked (the admin token's label), here and through `log`.
  */
