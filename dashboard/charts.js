@@ -1,7 +1,8 @@
 // @ts-check
 /**
- * The dashboard's three charts as plain SVG: horizontal bars (size by repo, by service) and a
- * two-series area chart (bytes served vs fetched upstream per second). A few dozen lines each,
+ * The dashboard's charts as plain SVG: horizontal bars (size by repo, by service), a two-series
+ * area chart (bytes served vs fetched upstream per second) and stacked bars of requests (hits
+ * and misses per sampling interval). A few dozen lines each,
  * so no chart library is shipped (nothing to bundle, nothing from a CDN).
  */
 import { bytes, h } from './dom.js';
@@ -86,6 +87,53 @@ export function trafficChart(params) {
     if (!first || !last) continue;
     svg.appendChild(s('path', { d: `${line} L${x(last.t).toFixed(1)},${y(0)} L${x(first.t).toFixed(1)},${y(0)} Z`, class: `area ${cls}` }));
     svg.appendChild(s('path', { d: line, class: `line ${cls}` }));
+  }
+  return svg;
+}
+
+/**
+ * File requests answered from the cache (hits) and from upstream (misses), one stacked bar per
+ * sampling interval, from cumulative samples. The legend counts both over the window shown.
+ * @param {{ samples: Array<{ t: number; hits: number; misses: number }> }} params
+ * @returns {Element}
+ */
+export function requestsChart(params) {
+  const { samples } = params;
+  const first = samples[0];
+  const last = samples[samples.length - 1];
+  const bars = [];
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1];
+    const b = samples[i];
+    if (a && b) bars.push({ t0: a.t, t1: b.t, hits: Math.max(0, b.hits - a.hits), misses: Math.max(0, b.misses - a.misses) });
+  }
+  const hits = first && last ? last.hits - first.hits : 0;
+  const misses = first && last ? last.misses - first.misses : 0;
+  const W = 420;
+  const H = 110;
+  const pad = { l: 56, r: 8, t: 8, b: 18 };
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'requests', role: 'img', 'aria-label': `${hits} hits and ${misses} misses`, 'data-hits': hits, 'data-misses': misses });
+  if (!first || !last || bars.length === 0) {
+    svg.appendChild(s('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'axis' }, t('collecting samples...')));
+    return svg;
+  }
+  const t0 = first.t;
+  const t1 = Math.max(t0 + 1, last.t);
+  const peak = Math.max(1, ...bars.map((b) => b.hits + b.misses));
+  const x = (/** @type {number} */ time) => pad.l + ((time - t0) / (t1 - t0)) * (W - pad.l - pad.r);
+  const y = (/** @type {number} */ v) => H - pad.b - (v / peak) * (H - pad.t - pad.b);
+  for (const frac of [0, 1]) {
+    const yy = y(peak * frac);
+    svg.appendChild(s('line', { x1: pad.l, x2: W - pad.r, y1: yy, y2: yy, class: 'grid' }));
+    svg.appendChild(s('text', { x: pad.l - 6, y: yy + 4, 'text-anchor': 'end', class: 'axis' }, t(`${Math.round(peak * frac)} req`)));
+  }
+  for (const bar of bars) {
+    if (bar.hits + bar.misses === 0) continue;
+    const left = x(bar.t0);
+    // At least 2 px wide, so a single request in a 10-minute window stays visible.
+    const width = Math.max(2, x(bar.t1) - left - 0.5).toFixed(1);
+    svg.appendChild(s('rect', { x: left.toFixed(1), y: y(bar.hits).toFixed(1), width, height: (y(0) - y(bar.hits)).toFixed(1), class: 'bar hits' }));
+    svg.appendChild(s('rect', { x: left.toFixed(1), y: y(bar.hits + bar.misses).toFixed(1), width, height: (y(bar.hits) - y(bar.hits + bar.misses)).toFixed(1), class: 'bar misses' }));
   }
   return svg;
 }

@@ -87,3 +87,16 @@ export function percent(part, whole) {
   const ratio = part / whole;
   return ratio === 0 ? '0%' : `${(100 * ratio).toFixed(ratio < 0.1 ? 1 : 0)}%`;
 }
+
+/**
+ * A table of cells (nodes or text); `classes[i]` goes on column i's cells (`num` right-aligns).
+ * @param {string[]} headers @param {Array<Array<unknown>>} rows @param {string[]} [classes]
+ */
+export function table(headers, rows, classes = []) {
+  return h(
+    'table',
+    null,
+    h('thead', null, h('tr', null, headers.map((t, i) => h(`th${classes[i] ? `.${classes[i]}` : ''}`, null, t)))),
+    h('tbody', null, rows.map((cells) => h('tr', null, cells.map((c, i) => h(`td${classes[i] ? `.${classes[i]}` : ''}`, null, /** @type {any} */ (c)))))),
+  );
+}

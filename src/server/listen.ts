@@ -37,7 +37,7 @@ export async function listen(params: ListenParams): Promise<Listening> {
   const server = createServer({ headersTimeout: 20_000, requestTimeout: 0, keepAliveTimeout: 5_000 }, (req, res) => {
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
-    void serve({ app, req, res });
+    void serve({ app, req, res, idleTimeoutMs: server.timeout });
   });
   server.maxConnections = params.maxConnections ?? 1024;
   server.timeout = params.idleTimeoutMs ?? 60_000;
@@ -69,7 +69,7 @@ export async function listen(params: ListenParams): Promise<Listening> {
   };
 }
 
-async function serve(params: { app: App; req: IncomingMessage; res: ServerResponse }): Promise<void> {
+async function serve(params: { app: App; req: IncomingMessage; res: ServerResponse; idleTimeoutMs: number }): Promise<void> {
   const { app, req, res } = params;
   const aborted = new AbortController();
   res.once('close', () => aborted.abort());
@@ -80,6 +80,15 @@ async function serve(params: { app: App; req: IncomingMessage; res: ServerRespon
     signal: aborted.signal,
     remoteAddress: req.socket.remoteAddress,
     readBody: (limit) => readBody(req, limit),
+    async whileServerWorks(work) {
+      // The idle timeout is for silent clients; one waiting for a long answer is not silent.
+      req.socket.setTimeout(0);
+      try {
+        return await work();
+      } finally {
+        if (!req.socket.destroyed) req.socket.setTimeout(params.idleTimeoutMs);
+      }
+    },
   };
   let reply: Reply;
   try {

@@ -26,6 +26,11 @@ export interface AppRequest {
   readBody(limit: number): Promise<Buffer>;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
+  /**
+   * Runs server-side work (a dashboard plan walking a big cache) with the connection's idle
+   * timeout paused: the client is waiting on the server, not silent. Absent in-process (no socket).
+   */
+  whileServerWorks?<T>(work: () => Promise<T>): Promise<T>;
   remoteAddress?: string | undefined;
 }
 

@@ -1,12 +1,14 @@
 /**
  * The app without a socket (createApp.handle answers a request as data), and the listen step's
- * limits: a client that stops reading is dropped after the idle timeout.
+ * limits: a client that stops reading is dropped after the idle timeout, and one waiting on a
+ * long answer the app marks as server work (whileServerWorks) is not.
  */
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/server/createApp.js';
+import { listen } from '../../src/server/listen.js';
 import type { AppRequest, Reply } from '../../src/server/reply.js';
 import { createLocalStore } from '../../src/store/localStore.js';
 import { createOrigin, type Origin } from '../helpers/origin/createOrigin.js';
@@ -106,6 +108,30 @@ describe('listen limits', () => {
       socket.destroy();
     } finally {
       await mirror.close();
+    }
+  });
+
+  it('keeps a connection whose answer takes longer than the idle timeout while the app works on it (whileServerWorks)', async () => {
+    const slowWork = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1_200));
+    const done: Reply = { status: 200, headers: { 'content-length': '4' }, body: { kind: 'bytes', data: Buffer.from('done') } };
+    const slowApp: App = {
+      metrics: app.metrics,
+      context: app.context,
+      async handle(req) {
+        if (req.rawUrl === '/marked') await (req.whileServerWorks ? req.whileServerWorks(slowWork) : Promise.reject(new Error('listen gives whileServerWorks')));
+        else await slowWork();
+        return done;
+      },
+    };
+    const server = await listen({ app: slowApp, host: '127.0.0.1', port: 0, idleTimeoutMs: 300, graceMs: 100 });
+    try {
+      const marked = await fetch(`${server.url}/marked`);
+      expect(marked.status).toBe(200);
+      expect(await marked.text()).toBe('done');
+      // The same wait not marked as server work: the idle timeout cuts it (the limit still holds).
+      await expect(fetch(`${server.url}/unmarked`).then((res) => res.text())).rejects.toThrow();
+    } finally {
+      await server.close();
     }
   });
 });

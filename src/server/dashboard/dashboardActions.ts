@@ -1,7 +1,8 @@
 /**
  * What an admin can do from the dashboard, with the very planners and executor the CLI uses:
  * `prune` and `evict --max-size` build a Plan (the same object `--dry-run --json` prints), the
- * page shows it, and only a confirm of that plan's id runs it through `executePlan`. `sync` and
+ * page shows it, and only a confirm of that plan's id runs it through `executePlan`. Plans are
+ * made on a worker thread (planOffThread: their cache walk is synchronous). `sync` and
  * `verify` run in the background and report in the action log. Every action, refusals included,
  * is logged with who asked (the admin token's label), here and through `log`.
  */
@@ -10,11 +11,10 @@ import { HubcacheError, isHubcacheError } from '../../errors.js';
 import { formatBytes } from '../../cli/format.js';
 import { executePlan, type ExecuteResult } from '../../maintenance/executePlan.js';
 import type { Plan } from '../../maintenance/plan.js';
-import { planEvict } from '../../maintenance/planEvict.js';
-import { planPrune } from '../../maintenance/planPrune.js';
 import type { Manifest } from '../../manifest/manifest.js';
-import { manifestProtection } from '../../manifest/manifestProtection.js';
+import { planOffThread } from './planOffThread.js';
 import { runCliJson } from './runCliJson.js';
+import { watchEventLoop } from './watchEventLoop.js';
 
 export type ActionKind = 'plan-prune' | 'plan-evict' | 'confirm' | 'sync' | 'verify' | 'doctor';
 
@@ -38,6 +38,8 @@ export interface PlanReview {
     items: Plan['items'];
     itemCount: number;
   };
+  /** How the planning went for the server: where the cache walk ran, and the worst event-loop delay meanwhile. */
+  planning: { ms: number; thread: 'worker' | 'main'; eventLoopDelayMaxMs: number };
 }
 
 export interface DashboardActionsParams {
@@ -78,16 +80,18 @@ export class DashboardActions {
   async plan(params: { who: string; command: 'prune' | 'evict'; maxBytes?: number | undefined }): Promise<PlanReview> {
     const action: ActionKind = params.command === 'prune' ? 'plan-prune' : 'plan-evict';
     const record = this.record({ who: params.who, action, state: 'running', summary: 'planning' });
+    // The server's event loop, watched while the plan is made: the promise that it keeps answering, measured.
+    const loop = watchEventLoop();
+    const started = Date.now();
     try {
-      const { pinned, note } = await manifestProtection({ pinned: new Set(), cacheDir: this.params.cacheDir, manifestPath: this.params.manifestPath, force: false });
-      let plan: Plan;
-      if (params.command === 'evict') {
-        if (params.maxBytes === undefined) throw new HubcacheError({ code: 'E_USAGE', message: 'evict needs a size budget (maxSize)' });
-        plan = await planEvict({ cacheDir: this.params.cacheDir, maxBytes: params.maxBytes, pinned });
-      } else {
-        plan = await planPrune({ cacheDir: this.params.cacheDir, pinned });
-      }
-      if (note) plan.notes.push(note);
+      const { plan, thread } = await planOffThread({
+        cacheDir: this.params.cacheDir,
+        command: params.command,
+        maxBytes: params.maxBytes,
+        manifestPath: this.params.manifestPath,
+        signal: this.params.signal,
+      });
+      const eventLoopDelayMaxMs = loop.stop();
       const id = randomBytes(12).toString('hex');
       const review: PlanReview = {
         id,
@@ -103,6 +107,7 @@ export class DashboardActions {
           items: plan.items.slice(0, ITEMS_SHOWN),
           itemCount: plan.items.length,
         },
+        planning: { ms: Date.now() - started, thread, eventLoopDelayMaxMs },
       };
       this.expirePlans();
       this.plans.set(id, { plan, review, at: Date.now() });
@@ -111,6 +116,8 @@ export class DashboardActions {
     } catch (err) {
       this.finish(record, 'failed', (err as Error).message);
       throw err;
+    } finally {
+      loop.stop();
     }
   }
 

@@ -132,7 +132,10 @@ export function dashboardApi(params: DashboardApiParams): { handle(req: AppReque
       if (input.command !== 'prune' && input.command !== 'evict') return fail(400, 'command must be "prune" or "evict"');
       const maxSize = typeof input.maxSize === 'string' && input.maxSize.trim() !== '' ? input.maxSize : undefined;
       const maxBytes = maxSize !== undefined ? parseSize({ text: maxSize, what: 'maxSize' }) : params.budgetBytes;
-      return reply(await params.actions.plan({ who, command: input.command, maxBytes }));
+      const command = input.command;
+      // Planning a big cache under load can outlast the connection's idle timeout (60 s).
+      const plan = (): ReturnType<DashboardActions['plan']> => params.actions.plan({ who, command, maxBytes });
+      return reply(await (req.whileServerWorks ? req.whileServerWorks(plan) : plan()));
     }
     if (name === 'confirm') {
       if (typeof input.planId !== 'string') return fail(400, 'planId is required');

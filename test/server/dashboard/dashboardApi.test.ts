@@ -3,12 +3,13 @@
  * paging, services and their links, read-only without admin tokens, and prune as
  * plan -> confirm with who asked in the action log, refused without a token.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../../src/server/createApp.js';
 import { createDashboard, type Dashboard } from '../../../src/server/dashboard/createDashboard.js';
 import { parseAdminTokens } from '../../../src/server/dashboard/adminTokens.js';
+import { DASHBOARD_ASSET_DIR } from '../../../src/server/dashboard/dashboardAssets.js';
 import type { ActionRecord } from '../../../src/server/dashboard/dashboardActions.js';
 import { Metrics } from '../../../src/server/metrics.js';
 import type { AppRequest } from '../../../src/server/reply.js';
@@ -93,6 +94,14 @@ describe('dashboard API', () => {
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
     expect((await app.handle(request({ url: '/hubcache-ui/app.js' }))).headers['content-type']).toMatch(/javascript/);
+    // Every module of the page is served, and preloaded by the page (none waits for its importer to load first).
+    const html = Buffer.from((page.body as { data: Uint8Array }).data).toString('utf8');
+    const modules = (await readdir(DASHBOARD_ASSET_DIR)).filter((name) => name.endsWith('.js') && name !== 'app.js');
+    expect(modules.length).toBeGreaterThanOrEqual(8);
+    for (const name of modules) {
+      expect((await app.handle(request({ url: `/hubcache-ui/${name}` }))).status, name).toBe(200);
+      expect(html, name).toContain(`<link rel="modulepreload" href="/hubcache-ui/${name}">`);
+    }
     // A Hub API route still reaches the mirror (offline here: 504 or a Hub-style error, not the dashboard).
     const hub = await app.handle(request({ url: '/api/models/acme/llm/revision/main' }));
     expect(hub.headers['x-error-message'] ?? hub.headers['content-type']).toBeDefined();

@@ -43,15 +43,38 @@ describe.skipIf(!hasChromium)('dashboard on a 2,000-repo cache', () => {
     await page.goto(`${serve.url}/`);
     await page.waitForSelector('[data-repo]');
     const firstViewMs = Date.now() - started;
+    // Where the time went, by the page's own clock (ms since navigation start): the HTML, the
+    // last module, the two API answers, and the first rows drawn (a mark reposView sets). The
+    // entries are read raw and summed up here: a function run in the page must stay one plain
+    // function (no inner named ones, which a TypeScript transform may wrap in a helper).
+    const timings = await page.evaluate(() => {
+      const perf = (globalThis as unknown as { performance: { getEntriesByType(type: string): Array<{ name: string; startTime: number; responseEnd: number }>; getEntriesByName(name: string): Array<{ startTime: number }> } }).performance;
+      return {
+        nav: perf.getEntriesByType('navigation').map((e) => ({ name: e.name, startTime: e.startTime, responseEnd: e.responseEnd })),
+        resources: perf.getEntriesByType('resource').map((e) => ({ name: e.name, startTime: e.startTime, responseEnd: e.responseEnd })),
+        firstRows: perf.getEntriesByName('hubcache-first-repos').map((e) => e.startTime),
+      };
+    });
+    const apiTiming = (route: string): [number, number] | undefined => {
+      const entry = timings.resources.find((r) => r.name.includes(`/api/hubcache/${route}`));
+      return entry ? [Math.round(entry.startTime), Math.round(entry.responseEnd)] : undefined;
+    };
+    const inPage = {
+      htmlMs: Math.round(timings.nav[0]?.responseEnd ?? NaN),
+      modulesLoadedMs: Math.round(Math.max(...timings.resources.filter((r) => r.name.endsWith('.js')).map((r) => r.responseEnd))),
+      overviewMs: apiTiming('overview'),
+      reposMs: apiTiming('repos?'),
+      firstRowsMs: Math.round(timings.firstRows[0] ?? NaN),
+    };
     const overview = (await (await fetch(`${serve.url}/api/hubcache/overview`)).json()) as { scan: { repos: number; files: number; ms: number } };
     expect(overview.scan.repos).toBe(2000);
     expect(overview.scan.files).toBe(100_000);
     expect(await page.locator('[data-repo]').count()).toBe(50);
     expect(errors).toEqual([]);
-    const report = { repos: overview.scan.repos, files: overview.scan.files, firstViewMs, serverScanMs: overview.scan.ms, at: new Date().toISOString() };
+    const report = { repos: overview.scan.repos, files: overview.scan.files, firstViewMs, inPage, serverScanMs: overview.scan.ms, at: new Date().toISOString() };
     await mkdir(ARTIFACT_DIR, { recursive: true });
     await writeFile(join(ARTIFACT_DIR, 'first-view.json'), `${JSON.stringify(report, null, 2)}\n`);
-    process.stdout.write(`dashboard first view, 2,000 repos / 100k files: ${firstViewMs} ms in Chromium (server scan ${overview.scan.ms} ms, on a worker thread)\n`);
+    process.stdout.write(`dashboard first view, 2,000 repos / 100k files: ${firstViewMs} ms in Chromium (in the page: ${JSON.stringify(inPage)}; server scan ${overview.scan.ms} ms, on a worker thread)\n`);
     await screenshot(page, 'dashboard-2000-repos', { fullPage: false });
   }, 60_000);
 });
