@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     await cp(join(ROOT, 'docker/hubcache.yaml'), join(stackDir, 'hubcache.yaml'));
     await cp(join(ROOT, 'docker/env'), join(stackDir, 'env'), { recursive: true });
     const example = await readFile(join(ROOT, 'docker/docker-compose.yml'), 'utf8');
-    const revision = origin.fixture.byKey.get(`model:${CLIENT.repo}`)?.refs.get('main');
+    const revision = origin.fixture.repos.find((r) => r.repoType === 'model' && r.repoId === CLIENT.repo)?.refs.get('main');
     if (!revision) throw new Error(`origin has no ${CLIENT.repo}`);
     const text = stackFile({ example, hubcacheImage: HUBCACHE_IMAGE, appImage, originUrl: origin.url, network: NETWORK, client: { ...CLIENT, revision } });
     await writeFile(join(stackDir, 'docker-compose.yml'), text);
