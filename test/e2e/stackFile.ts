@@ -45,7 +45,7 @@ export function stackFile(params: StackFileParams): string {
   const models = services.models!;
   delete models.build;
   models.image = params.hubcacheImage;
-  models.environment = { ...(models.environment as Record<string, string>), HF_ENDPOINT: params.originUrl };
+  addEnv(models, { HF_ENDPOINT: params.originUrl });
 
   const llama = services['llama-cpp']!;
   llama.image = params.appImage;
@@ -56,7 +56,7 @@ export function stackFile(params: StackFileParams): string {
     const service = services[name]!;
     service.image = params.appImage;
     service.command = ['node', '/opt/app/readLinks.mjs'];
-    service.environment = [...(service.environment as string[]), `E2E_SERVICE=${name}`, `E2E_ENV_NAMES=${name === 'whisperx' ? 'WHISPER_MODEL_DIR,DIARIZATION_CONFIG' : 'WHISPER_MODEL_DIR'}`];
+    addEnv(service, { E2E_SERVICE: name, E2E_ENV_NAMES: name === 'whisperx' ? 'WHISPER_MODEL_DIR,DIARIZATION_CONFIG' : 'WHISPER_MODEL_DIR' });
   }
 
   services.mirror = {
@@ -86,4 +86,11 @@ export function stackFile(params: StackFileParams): string {
   };
   doc.networks = { default: { external: true, name: params.network } };
   return stringify(doc);
+}
+
+/** Adds variables to a service's `environment`, in whichever form the example wrote it (list or map). */
+function addEnv(service: Service, vars: Record<string, string>): void {
+  const env = service.environment;
+  if (Array.isArray(env)) service.environment = [...(env as string[]), ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)];
+  else service.environment = { ...(env as Record<string, string> | undefined), ...vars };
 }
