@@ -62,6 +62,6 @@ ENV NODE_EXTRA_CA_CERTS=/usr/local/share/hubcache-e2e/host-ca.crt \\
     npm_config_nodedir=/usr/local/node
 CMD ["node"]
 DOCKERFILE
-DOCKER_BUILDKIT=0 "$DOCKER" build -q -t "$TAG" "$WORK/ctx" >/dev/null
+DOCKER_BUILDKIT=0 "$DOCKER" build --force-rm -q -t "$TAG" "$WORK/ctx" >/dev/null
 "$DOCKER" save -o "$TARBALL.tmp" "$TAG" && mv "$TARBALL.tmp" "$TARBALL"
 echo "base image: $TAG built and saved to $TARBALL"

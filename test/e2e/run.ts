@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       const args = target ? `--target ${target} ` : '';
       const built = await run({
         command: 'bash',
-        args: ['-c', `set -o pipefail; git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -c -T - 2>/dev/null | ${DOCKER} build ${args}-f docker/Dockerfile -t ${tag} -`],
+        args: ['-c', `set -o pipefail; git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -c -T - 2>/dev/null | ${DOCKER} build --force-rm ${args}-f docker/Dockerfile -t ${tag} -`],
         cwd: ROOT,
       });
       process.stdout.write(`${tail(built.stdout, 2).replace(/^/gm, '   | ')}\n`);
@@ -215,9 +215,13 @@ async function upAndCollect(stackDir: string): Promise<Record<string, ServiceRes
     await dumpLogs(stackDir);
     throw new Error(`compose up failed:\n${tail(up.stderr)}`);
   }
+  // One `docker ps` for the project's containers by their compose labels (each docker-compose
+  // call costs seconds of Python start-up).
+  const listed = await docker(['ps', '-a', '--filter', `label=com.docker.compose.project=${PROJECT}`, '--format', '{{.ID}} {{.Label "com.docker.compose.service"}}'], { quiet: true });
+  const ids = new Map(listed.stdout.trim().split('\n').map((line) => [line.split(' ')[1]!, line.split(' ')[0]!]));
   const results: Record<string, ServiceResult> = {};
   for (const service of ONE_SHOT) {
-    const id = (await compose(stackDir, ['ps', '-q', service])).stdout.trim();
+    const id = ids.get(service);
     if (!id) {
       await dumpLogs(stackDir);
       throw new Error(`${service} has no container`);
@@ -228,13 +232,14 @@ async function upAndCollect(stackDir: string): Promise<Record<string, ServiceRes
       await dumpLogs(stackDir);
       throw new Error(`${service} exited ${code}`);
     }
-    ok(`${service} exited 0`);
+    const [startedAt, finishedAt] = (await docker(['inspect', '-f', '{{.State.StartedAt}} {{.State.FinishedAt}}', id], { quiet: true })).stdout.trim().split(' ');
+    ok(`${service} exited 0 (ran ${((Date.parse(finishedAt!) - Date.parse(startedAt!)) / 1000).toFixed(1)} s)`);
     const line = (logs.stdout + logs.stderr).split('\n').find((l) => l.startsWith('E2E-RESULT '));
     if (line) results[service] = JSON.parse(line.slice('E2E-RESULT '.length)) as ServiceResult;
     if (service === 'models') process.stdout.write(tail(logs.stdout + logs.stderr, 12).replace(/^/gm, '   | ') + '\n');
   }
-  const mirror = (await compose(stackDir, ['ps', '-q', 'mirror'])).stdout.trim();
-  check((await docker(['inspect', '-f', '{{.State.Running}}', mirror], { quiet: true })).stdout.trim() === 'true', 'mirror is running');
+  const mirror = ids.get('mirror') ?? '';
+  check((await docker(['inspect', '-f', '{{.State.Running}}', mirror], { quiet: true, allowFail: true })).stdout.trim() === 'true', 'mirror is running');
   return results;
 }
 
@@ -291,7 +296,7 @@ async function buildAppImage(): Promise<string> {
   }
   const old = (await docker(['images', '-q', 'hubcache-e2e/app'], { quiet: true })).stdout.trim().split('\n').filter(Boolean);
   if (old.length > 0) await docker(['rmi', '-f', ...new Set(old)], { allowFail: true });
-  await docker(['build', '-q', '-t', tag, dir]);
+  await docker(['build', '--force-rm', '-q', '-t', tag, dir]);
   return tag;
 }
 
