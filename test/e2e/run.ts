@@ -99,6 +99,10 @@ async function main(): Promise<void> {
 
   const { origin, gateway } = await step('test Hub origin on the stack network', async () => {
     teardown.push(['remove the network', () => docker(['network', 'rm', NETWORK], { allowFail: true })]);
+    // Leftovers of a run that was killed before its teardown (SIGKILL, power loss).
+    const stale = (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${PROJECT}`], { quiet: true })).stdout.trim().split('\n').filter(Boolean);
+    if (stale.length > 0) await docker(['rm', '-f', ...stale]);
+    await docker(['volume', 'rm', VOLUME], { allowFail: true, quiet: true });
     await docker(['network', 'rm', NETWORK], { allowFail: true, quiet: true });
     await docker(['network', 'create', NETWORK]);
     const gw = (await docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', NETWORK])).stdout.trim();
