@@ -273,8 +273,12 @@ function checkResults(params: { results: Record<string, ServiceResult>; origin: 
   check(read?.sha256 === sha(GGUF_REPO, GGUF_FILE) && read.resolved.startsWith(`${CLIENT_MOUNT}/hub/`), `hub-client reads the GGUF models synced, through ${CLIENT_MOUNT} (relative links)`, client.synced);
 }
 
-function compose(stackDir: string, args: string[], allowFail = false) {
-  return run({ command: 'docker-compose', args: ['-p', PROJECT, '-f', join(stackDir, 'docker-compose.yml'), ...args], allowFail });
+/** Debian's compose v1 (`docker-compose`), else the v2 plugin (`docker compose`); the stack file suits both. */
+let composeCommand: string[] | undefined;
+async function compose(stackDir: string, args: string[], allowFail = false) {
+  composeCommand ??= (await run({ command: 'docker-compose', args: ['version'], allowFail: true, quiet: true }).catch(() => ({ code: 1 }))).code === 0 ? ['docker-compose'] : [DOCKER, 'compose'];
+  const [command, ...prefix] = composeCommand;
+  return run({ command: command!, args: [...prefix, '-p', PROJECT, '-f', join(stackDir, 'docker-compose.yml'), ...args], allowFail });
 }
 
 async function dumpLogs(stackDir: string): Promise<void> {
@@ -305,13 +309,15 @@ async function buildAppImage(): Promise<string> {
 }
 
 async function checkComposeVersions(): Promise<void> {
-  const v1 = await run({ command: 'docker-compose', args: ['-p', 'ai-stack', '-f', join(ROOT, 'docker/docker-compose.yml'), 'config', '-q'], allowFail: true });
-  check(v1.code === 0, 'docker-compose (v1) accepts docker/docker-compose.yml', v1.stderr);
+  const v1 = await run({ command: 'docker-compose', args: ['-p', 'ai-stack', '-f', join(ROOT, 'docker/docker-compose.yml'), 'config', '-q'], allowFail: true }).catch(() => undefined);
+  if (v1) check(v1.code === 0, 'docker-compose (v1) accepts docker/docker-compose.yml', v1.stderr);
+  else console.log('   (no docker-compose v1 here)');
   const v2 = await docker(['compose', 'version'], { allowFail: true, quiet: true });
   if (v2.code === 0) {
     const config = await docker(['compose', '-p', 'ai-stack', '-f', join(ROOT, 'docker/docker-compose.yml'), 'config', '-q'], { allowFail: true });
     check(config.code === 0, 'docker compose (v2) accepts docker/docker-compose.yml', config.stderr);
   } else console.log('   (no compose v2 here: docker/docker-compose.yml is checked against v1 only)');
+  if (!v1 && v2.code !== 0) throw new Error('neither docker-compose nor docker compose is installed');
 }
 
 /** In the image, with the stack's volume where the example mounts it: the stable paths resolve there. */
