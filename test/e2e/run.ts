@@ -210,7 +210,8 @@ function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-type ServiceResult = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** The JSON line a service printed (E2E-RESULT); the checks read the fields they need. */
+type ServiceResult = Record<string, any>;
 
 /** `up -d`, waits for the one-shot services, checks their exit codes and that the mirror runs. */
 async function upAndCollect(stackDir: string): Promise<Record<string, ServiceResult>> {

@@ -15,7 +15,7 @@ import { tinyGguf } from './tinyGguf.js';
 
 const example = await readFile(new URL('../../docker/docker-compose.yml', import.meta.url), 'utf8');
 
-type Doc = { name?: string; services: Record<string, Record<string, any>>; volumes: unknown; networks: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Doc = { name?: string; services: Record<string, Record<string, any>>; volumes: unknown; networks: any };
 
 function makeStack(): Doc {
   return parse(
