@@ -38,7 +38,13 @@ export function createS3Client(params: { settings: S3Settings }): S3Client {
   });
 }
 
-export async function openS3Connection(params: { location: S3Location; settings: S3Settings; client?: S3Client }): Promise<S3Connection> {
+export async function openS3Connection(params: {
+  location: S3Location;
+  settings: S3Settings;
+  client?: S3Client;
+  /** Default true. False for read-only commands (ls, verify), which must not write a probe object. */
+  probe?: boolean;
+}): Promise<S3Connection> {
   const { location, settings } = params;
   const client = params.client ?? createS3Client({ settings });
   const describe = `s3://${location.bucket}${location.prefix ? `/${location.prefix.replace(/\/$/, '')}` : ''} at ${settings.endpoint ?? `AWS ${settings.region}`}`;
@@ -47,6 +53,7 @@ export async function openS3Connection(params: { location: S3Location; settings:
   } catch (err) {
     throw s3Failure({ err, what: `open the store ${describe}` });
   }
+  if (params.probe === false) return { client, bucket: location.bucket, prefix: location.prefix, conditionalWrites: false, describe };
   const probeKey = `${location.prefix}probe/${randomBytes(8).toString('hex')}`;
   let conditionalWrites = false;
   try {

@@ -30,7 +30,8 @@ import { isS3NotFound, type S3Connection } from './s3Connection.js';
 import { S3Fill } from './s3Fill.js';
 import { s3Keys } from './s3Keys.js';
 import { leaseIsLive, leaseKey, readLease, renewLease, tryCreateLease, type LeaseBody } from './s3Lease.js';
-import { partLength, uploadBlob } from './s3Upload.js';
+import { uploadBlob } from './s3Upload.js';
+import { cacheTempDir, tempPath } from '../cache/replaceViaTemp.js';
 
 export const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
 export const DEFAULT_LEASE_TTL_MS = 15_000;
@@ -148,6 +149,16 @@ export function createS3Store(params: S3StoreParams): S3Store {
     await Promise.all((listed?.Contents ?? []).map((o) => conn.client.send(new DeleteObjectCommand({ Bucket, Key: o.Key! })).catch(() => undefined)));
   }
 
+  async function readPart(etag: string, index: number): Promise<Buffer | undefined> {
+    try {
+      const got = await conn.client.send(new GetObjectCommand({ Bucket, Key: keys.part(etag, index) }), { abortSignal: closing.signal });
+      return Buffer.from(await got.Body!.transformToByteArray());
+    } catch (err) {
+      if (isS3NotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   /** Fill this blob here, holding lease generation `gen`; resolves when verified and stored. */
   async function lead(fill: S3Fill, request: FillParams, gen: number): Promise<void> {
     const { etag, size } = request.facts;
@@ -175,7 +186,7 @@ export function createS3Store(params: S3StoreParams): S3Store {
         ...(params.stallTimeoutMs !== undefined ? { stallTimeoutMs: params.stallTimeoutMs } : {}),
         onStarted: () => fill.markStarted(partSize),
         onReceived: (bytes) => params.onUpstreamBytes?.(bytes),
-        onPart: (index) => fill.onPart(index * partSize + partLength({ size, partSize, index })),
+        onPart: (index, data) => fill.onPart(index, data),
         assertLease: () => {
           if (lost) throw new LeaseLost();
         },
@@ -234,7 +245,15 @@ export function createS3Store(params: S3StoreParams): S3Store {
       }
       fill.role = 'follower';
       fill.markStarted(lease!.body.partSize);
-      await sleep(pollMs);
+      // Copy each landed part once into this replica's spool, for all its local readers.
+      let copied = false;
+      for (let index = fill.nextMissingPart(); index !== undefined; index = fill.nextMissingPart()) {
+        const data = await readPart(etag, index).catch(() => undefined);
+        if (data === undefined) break;
+        await fill.onPart(index, data);
+        copied = true;
+      }
+      if (!copied) await sleep(pollMs);
       fill.wake();
     }
   }
@@ -271,19 +290,8 @@ export function createS3Store(params: S3StoreParams): S3Store {
       const fill = new S3Fill(
         { repo: repoFolderName(request.repo), path: request.path, etag: request.facts.etag, size: request.facts.size },
         {
-          readPart: async ({ index, start, end }) => {
-            try {
-              const got = await conn.client.send(
-                new GetObjectCommand({ Bucket, Key: keys.part(request.facts.etag, index), Range: `bytes=${start}-${end - 1}` }),
-                { abortSignal: closing.signal },
-              );
-              return got.Body as AsyncIterable<Uint8Array>;
-            } catch (err) {
-              if (isS3NotFound(err)) return undefined;
-              throw err;
-            }
-          },
           final: () => objectReader(request.facts),
+          spoolPath: () => tempPath({ tempDir: cacheTempDir(params.cacheDir) }),
         },
       );
       running.set(key, fill);

@@ -20,8 +20,10 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
+import { open } from 'node:fs/promises';
 import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { createStreamingHasher, type StreamingHasher } from '../cache/hashFile.js';
 import { HubcacheError } from '../errors.js';
@@ -43,8 +45,8 @@ export interface UploadBlobParams {
   /** Upstream answered with bytes on the way (the route may now answer 200). */
   onStarted?: () => void;
   onReceived?: (bytes: number) => void;
-  /** Part `index` is in the store. */
-  onPart?: (index: number) => void;
+  /** Part `index` is in the store; `data` is its bytes. */
+  onPart?: (index: number, data: Uint8Array) => void | Promise<void>;
   /** Throws when this replica no longer holds the lease (someone took over). */
   assertLease?: () => void;
 }
@@ -70,10 +72,10 @@ export async function uploadBlob(params: UploadBlobParams): Promise<void> {
   if (!small) {
     const present = await listParts({ conn, keys, etag });
     while (resumed < parts && present.get(resumed) === partLength({ size, partSize, index: resumed })) {
-      const etagOfPart = await hashStoredPart({ conn, key: keys.part(etag, resumed), hasher, signal: params.signal });
-      if (etagOfPart === undefined) break;
-      partEtags[resumed] = etagOfPart;
-      params.onPart?.(resumed);
+      const stored = await hashStoredPart({ conn, key: keys.part(etag, resumed), hasher, signal: params.signal });
+      if (stored === undefined) break;
+      partEtags[resumed] = stored.etag;
+      await params.onPart?.(resumed, stored.data);
       resumed += 1;
     }
   }
@@ -159,9 +161,9 @@ async function streamUpstream(
         params.assertLease?.();
         const full = buffer;
         const at = index;
-        putting = conn.client.send(new PutObjectCommand({ Bucket: conn.bucket, Key: keys.part(etag, at), Body: full })).then((put) => {
+        putting = conn.client.send(new PutObjectCommand({ Bucket: conn.bucket, Key: keys.part(etag, at), Body: full })).then(async (put) => {
           params.partEtags[at] = unquote(put.ETag);
-          params.onPart?.(at);
+          await params.onPart?.(at, full);
         });
         putting.catch(() => undefined);
         index += 1;
@@ -233,8 +235,8 @@ async function listParts(params: { conn: S3Connection; keys: S3Keys; etag: strin
   return found;
 }
 
-/** Feeds a stored part to the hasher; its ETag, or undefined when it vanished. */
-async function hashStoredPart(params: { conn: S3Connection; key: string; hasher: StreamingHasher; signal: AbortSignal }): Promise<string | undefined> {
+/** Feeds a stored part to the hasher; its ETag and bytes, or undefined when it vanished. */
+async function hashStoredPart(params: { conn: S3Connection; key: string; hasher: StreamingHasher; signal: AbortSignal }): Promise<{ etag: string; data: Buffer } | undefined> {
   let got;
   try {
     got = await params.conn.client.send(new GetObjectCommand({ Bucket: params.conn.bucket, Key: params.key }), { abortSignal: params.signal });
@@ -242,8 +244,12 @@ async function hashStoredPart(params: { conn: S3Connection; key: string; hasher:
     if (isS3NotFound(err)) return undefined;
     throw err;
   }
-  for await (const chunk of got.Body as AsyncIterable<Uint8Array>) params.hasher.update(chunk);
-  return unquote(got.ETag);
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of got.Body as AsyncIterable<Uint8Array>) {
+    params.hasher.update(chunk);
+    chunks.push(chunk);
+  }
+  return { etag: unquote(got.ETag), data: Buffer.concat(chunks) };
 }
 
 export async function deleteParts(params: { conn: S3Connection; keys: S3Keys; etag: string; parts: number }): Promise<void> {
@@ -259,4 +265,64 @@ export function unquote(etag: string | undefined): string {
 /** CopySource is `bucket/key` with the key URL-encoded except its slashes. */
 function encodeKey(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/');
+}
+
+/**
+ * A local blob file into the store (`push`): hashed while it is read and uploaded; one PutObject
+ * up to a part, else a multipart upload whose Complete is sent only when the hash is the name
+ * (aborted otherwise, so nothing of it becomes visible).
+ */
+export async function uploadBlobFile(params: { conn: S3Connection; keys: S3Keys; etag: string; size: number; path: string; partSize: number }): Promise<void> {
+  const { conn, keys, etag, size, path, partSize } = params;
+  const algorithm = hashAlgorithmForBlobName({ name: etag });
+  if (algorithm === undefined) throw new HubcacheError({ code: 'E_INTERNAL', message: `not a content hash: ${etag}` });
+  const hasher = createStreamingHasher({ algorithm, size });
+  const mismatch = (digest: string): HubcacheError =>
+    new HubcacheError({ code: 'E_INTEGRITY', message: `${path}: ${algorithm} is ${digest}, not its name ${etag}: not pushed (hubcache verify --fix repairs the cache)`, data: { etag, digest } });
+  const handle = await open(path, 'r');
+  const Bucket = conn.bucket;
+  const Key = keys.blob(etag);
+  try {
+    const readPart = async (index: number): Promise<Buffer> => {
+      const length = partLength({ size, partSize, index });
+      const buffer = Buffer.allocUnsafe(length);
+      let filled = 0;
+      while (filled < length) {
+        const { bytesRead } = await handle.read(buffer, filled, length - filled, index * partSize + filled);
+        if (bytesRead === 0) throw new HubcacheError({ code: 'E_INTEGRITY', message: `${path} is shorter than its ${size} bytes` });
+        filled += bytesRead;
+      }
+      hasher.update(buffer);
+      return buffer;
+    };
+    if (size <= partSize) {
+      const data = size === 0 ? Buffer.alloc(0) : await readPart(0);
+      const digest = hasher.digest();
+      if (digest !== etag) throw mismatch(digest);
+      try {
+        await conn.client.send(new PutObjectCommand({ Bucket, Key, Body: data, ...(conn.conditionalWrites ? { IfNoneMatch: '*' } : {}) }));
+      } catch (err) {
+        if (s3Status(err) !== 412) throw err;
+      }
+      return;
+    }
+    const upload = await conn.client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: 'application/octet-stream' }));
+    const UploadId = upload.UploadId!;
+    try {
+      const parts: Array<{ ETag: string; PartNumber: number }> = [];
+      for (let index = 0; index < partCount({ size, partSize }); index++) {
+        const body = await readPart(index);
+        const put = await conn.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: index + 1, Body: body }));
+        parts.push({ ETag: put.ETag!, PartNumber: index + 1 });
+      }
+      const digest = hasher.digest();
+      if (digest !== etag) throw mismatch(digest);
+      await conn.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
+    } catch (err) {
+      await conn.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    await handle.close();
+  }
 }

@@ -6,6 +6,9 @@ import { formatRepoRef } from '../../cache/repoId.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import type { Output } from '../output.js';
 import { formatAge, formatBytes } from '../format.js';
+import { listStore } from '../../store/listStore.js';
+import { openStore } from '../openStore.js';
+import { storeListingLines } from '../storeReport.js';
 
 interface LsOptions {
   revisions?: boolean;
@@ -13,6 +16,7 @@ interface LsOptions {
   sort: string;
   filter: string[];
   manifest?: string;
+  store?: string;
 }
 
 export function registerLsCommand(program: Command): void {
@@ -23,6 +27,7 @@ export function registerLsCommand(program: Command): void {
     .option('--files', 'also list every file of every revision (in --json: revisions[].files)')
     .option('--sort <key>', 'size | accessed | modified | name (add :asc or :desc)', 'name')
     .option('--filter <expr>', 'keep repos matching EXPR (repeatable, all must match): size>1GB, accessed>30d, modified<7d, type=dataset, name~qwen, ref=main, incomplete, warnings', collect, [])
+    .option('--store <s3://bucket/prefix>', 'list what a shared store of `serve --store` replicas holds instead of the local cache')
     .option('-f, --manifest <file>', 'show which services of this manifest use each repo (default: $HUBCACHE_MANIFEST, else ./hubcache.yaml if present)');
   addCommonOptions(cmd).addHelpText(
     'after',
@@ -31,10 +36,16 @@ Examples:
   $ hubcache ls --sort size
   $ hubcache ls --filter 'accessed>30d' --filter 'size>1GB'
   $ hubcache ls --revisions --json | jq '.repos[].revisions[].commit'
-  $ hubcache ls -f hubcache.yaml          # SERVICES column; repos no service uses are listed`,
+  $ hubcache ls -f hubcache.yaml          # SERVICES column; repos no service uses are listed
+  $ AWS_ENDPOINT_URL=http://10.0.0.5:7480 hubcache ls --store s3://models/mirror`,
   );
   cmd.action(
     runCommand(async ({ config, out }, options: LsOptions) => {
+      if (options.store !== undefined) {
+        const listing = await listStore({ conn: await openStore({ url: options.store, write: false }) });
+        out.result({ data: listing, text: storeListingLines({ out, listing }) });
+        return 0;
+      }
       const now = Date.now();
       const predicates = options.filter.map((expr) => parseRepoFilter({ expr }));
       const sortKey = options.sort;
