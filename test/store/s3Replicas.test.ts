@@ -94,7 +94,7 @@ describe.skipIf(skip !== undefined)('replicas sharing a Ceph RGW bucket', () => 
     const warm = await hashedGet({ url: `${three[1]!.url}/acme/big/resolve/main/w.bin` });
     expect(warm.sha256).toBe(file.blob.sha256);
     expect(origin.stats.bodyBytes).toBe(0);
-  }, 300_000);
+  }, 600_000);
 
   it('kill -9 of the filling replica mid-transfer: another takes over, the file arrives once and verified', async () => {
     await ceph.createBucket('kill');
@@ -134,5 +134,5 @@ describe.skipIf(skip !== undefined)('replicas sharing a Ceph RGW bucket', () => 
     // A fresh client after all that gets the verified blob.
     const again = await hashedGet({ url: `${survivors[0]!.url}/acme/big/resolve/main/k.bin` });
     expect(again.sha256).toBe(file.blob.sha256);
-  }, 300_000);
+  }, 600_000);
 });

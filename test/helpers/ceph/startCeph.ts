@@ -64,6 +64,7 @@ export async function startCeph(params: { dir?: string } = {}): Promise<Ceph> {
     AWS_REGION: 'us-east-1',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const client = new S3Client({
     endpoint: info.endpoint,
     region: 'us-east-1',
