@@ -108,17 +108,17 @@ describe.skipIf(skip !== undefined)('the shared store from commands and clients'
   }, 180_000);
 
   it('push from one local cache and pull into another: identical, verified files', async () => {
-    await ceph.createBucket('pp');
+    await ceph.createBucket('pushpull');
     const env = { ...ceph.env, HF_ENDPOINT: origin.url };
     const source = join(await makeTempDir(), 'hub');
     expect((await runCli({ args: ['download', 'acme/s3', '--cache-dir', source], env })).code).toBe(0);
-    const push = await runCli({ args: ['push', 'acme/s3', '--store', 's3://pp/team', '--cache-dir', source, '--json'], env });
+    const push = await runCli({ args: ['push', 'acme/s3', '--store', 's3://pushpull/team', '--cache-dir', source, '--json'], env });
     expect(push.code, push.stderr).toBe(0);
     expect(push.json()).toMatchObject({ files: 3, blobsUploaded: 3, refs: 1 });
-    const again = await runCli({ args: ['push', 'acme/s3', '--store', 's3://pp/team', '--cache-dir', source, '--json'], env });
+    const again = await runCli({ args: ['push', 'acme/s3', '--store', 's3://pushpull/team', '--cache-dir', source, '--json'], env });
     expect(again.json()).toMatchObject({ blobsUploaded: 0, blobsAlreadyThere: 3 });
     const target = join(await makeTempDir(), 'hub');
-    const pull = await runCli({ args: ['pull', 'acme/s3@main', '--store', 's3://pp/team', '--cache-dir', target, '--json'], env: { ...ceph.env, HF_HUB_OFFLINE: '1' } });
+    const pull = await runCli({ args: ['pull', 'acme/s3@main', '--store', 's3://pushpull/team', '--cache-dir', target, '--json'], env: { ...ceph.env, HF_HUB_OFFLINE: '1' } });
     expect(pull.code, pull.stderr).toBe(0);
     expect(pull.json()).toMatchObject({ files: 3 });
     const path = await runCli({ args: ['path', 'acme/s3', 'w.bin', '--cache-dir', target], env: {} });
