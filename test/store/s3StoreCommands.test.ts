@@ -107,6 +107,24 @@ describe.skipIf(skip !== undefined)('the shared store from commands and clients'
     expect(fresh.stderr()).toMatch(/store-read-failed/);
   }, 180_000);
 
+  it('a fill whose upstream bytes do not hash to their name is cut and never stored', async () => {
+    await ceph.createBucket('corrupt');
+    const filler = await replica('corrupt');
+    const follower = await replica('corrupt');
+    const file = origin.file({ repoId: 'acme/s3', path: 'w.bin' });
+    origin.faults.add({ kind: 'corrupt', afterBytes: 30 * MiB, match: { path: 'w.bin', method: 'GET' } });
+    const first = hashedGet({ url: `${filler.url}/acme/s3/resolve/main/w.bin` });
+    await new Promise((r) => setTimeout(r, 300));
+    const second = hashedGet({ url: `${follower.url}/acme/s3/resolve/main/w.bin` });
+    const results = await Promise.all([first, second]);
+    for (const result of results) expect(result.cut).toBe(true);
+    const ls = await runCli({ args: ['ls', '--store', 's3://corrupt/m', '--json'], env: ceph.env });
+    expect(ls.json().blobs).toEqual([]);
+    // The fault is spent: the next request fills it right.
+    const again = await hashedGet({ url: `${follower.url}/acme/s3/resolve/main/w.bin` });
+    expect(again.sha256).toBe(file.blob.sha256);
+  }, 180_000);
+
   it('push from one local cache and pull into another: identical, verified files', async () => {
     await ceph.createBucket('pushpull');
     const env = { ...ceph.env, HF_ENDPOINT: origin.url };
