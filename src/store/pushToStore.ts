@@ -10,7 +10,7 @@ import { scanCache } from '../cache/scanCache.js';
 import { HubcacheError } from '../errors.js';
 import { isS3NotFound, type S3Connection } from './s3Connection.js';
 import { s3Keys } from './s3Keys.js';
-import { uploadBlobFile } from './s3Upload.js';
+import { uploadBlobFile } from './s3UploadFile.js';
 import { DEFAULT_PART_SIZE } from './s3Store.js';
 
 export interface PushToStoreParams {

@@ -18,19 +18,17 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { RepoRef } from '../cache/repoId.js';
 import { repoFolderName } from '../cache/repoId.js';
 import { isCommitHash } from '../cache/revision.js';
-import { isHubcacheError } from '../errors.js';
 import type { BlobReader, BlobStore, FileFacts, FillParams, FillStatus } from './blobStore.js';
 import { createLocalStore } from './localStore.js';
 import { isS3NotFound, type S3Connection } from './s3Connection.js';
 import { S3Fill } from './s3Fill.js';
 import { s3Keys } from './s3Keys.js';
-import { leaseIsLive, leaseKey, readLease, renewLease, tryCreateLease, type LeaseBody } from './s3Lease.js';
-import { uploadBlob } from './s3Upload.js';
+import { driveS3Fill, type S3FillContext } from './s3FillDriver.js';
 import { cacheTempDir, tempPath } from '../cache/replaceViaTemp.js';
 
 export const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
@@ -144,125 +142,25 @@ export function createS3Store(params: S3StoreParams): S3Store {
     }
   }
 
-  async function releaseLeases(etag: string): Promise<void> {
-    const listed = await conn.client.send(new ListObjectsV2Command({ Bucket, Prefix: `${keys.fillPrefix(etag)}lease-` })).catch(() => undefined);
-    await Promise.all((listed?.Contents ?? []).map((o) => conn.client.send(new DeleteObjectCommand({ Bucket, Key: o.Key! })).catch(() => undefined)));
-  }
-
-  async function readPart(etag: string, index: number): Promise<Buffer | undefined> {
-    try {
-      const got = await conn.client.send(new GetObjectCommand({ Bucket, Key: keys.part(etag, index) }), { abortSignal: closing.signal });
-      return Buffer.from(await got.Body!.transformToByteArray());
-    } catch (err) {
-      if (isS3NotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
-  /** Fill this blob here, holding lease generation `gen`; resolves when verified and stored. */
-  async function lead(fill: S3Fill, request: FillParams, gen: number): Promise<void> {
-    const { etag, size } = request.facts;
-    fill.role = 'leader';
-    const body = (state: LeaseBody['state'], error?: string): LeaseBody => ({ holder, until: Date.now() + leaseTtlMs, partSize, size, state, ...(error ? { error } : {}) });
-    let lost = false;
-    const renewal = setInterval(() => {
-      void renewLease({ conn, keys, etag, gen, body: body('filling') }).then(
-        (held) => {
-          if (!held) lost = true;
-        },
-        () => undefined,
-      );
-    }, Math.max(100, Math.floor(leaseTtlMs / 3)));
-    try {
-      await uploadBlob({
-        conn,
-        keys,
-        etag,
-        size,
-        partSize,
-        url: request.url,
-        token: request.token,
-        signal: closing.signal,
-        ...(params.stallTimeoutMs !== undefined ? { stallTimeoutMs: params.stallTimeoutMs } : {}),
-        onStarted: () => fill.markStarted(partSize),
-        onReceived: (bytes) => params.onUpstreamBytes?.(bytes),
-        onPart: (index, data) => fill.onPart(index, data),
-        assertLease: () => {
-          if (lost) throw new LeaseLost();
-        },
-      });
-    } catch (err) {
-      clearInterval(renewal);
-      if (isHubcacheError(err, 'E_INTEGRITY')) {
-        // Followers must stop, not take over and fetch the same wrong bytes again.
-        await renewLease({ conn, keys, etag, gen, body: body('failed', (err as Error).message) }).catch(() => undefined);
-      } else if (!(err instanceof LeaseLost)) {
-        // Upstream or this replica failed: let another replica try at once instead of after the TTL.
-        await conn.client.send(new DeleteObjectCommand({ Bucket, Key: leaseKey({ keys, etag, gen }) })).catch(() => undefined);
-      }
-      throw err;
-    }
-    clearInterval(renewal);
-    await releaseLeases(etag);
-  }
-
-  /** Lead or follow until the blob is in the store (or the fill failed). */
-  async function drive(fill: S3Fill, request: FillParams): Promise<void> {
-    const { etag, size } = request.facts;
-    for (;;) {
-      if (closing.signal.aborted) throw new Error('store closed');
-      if (await blobExists(etag, size)) return;
-      const lease = await readLease({ conn, keys, etag });
-      const now = Date.now();
-      if (lease?.body.state === 'failed' && leaseIsLive({ lease, now }) && fill.role !== 'starting') {
-        throw new Error(`the filling replica failed: ${lease.body.error ?? 'unknown error'}`);
-      }
-      if (!leaseIsLive({ lease, now })) {
-        const gen = (lease?.gen ?? 0) + 1;
-        const won = await tryCreateLease({ conn, keys, etag, gen, body: { holder, until: now + leaseTtlMs, partSize, size, state: 'filling' } });
-        if (won) {
-          if (lease !== undefined) params.log?.({ event: 'fill-takeover', etag, gen, from: lease.body.holder });
-          try {
-            await lead(fill, request, gen);
-            return;
-          } catch (err) {
-            // Another filler completed the same blob first (its cleanup removed parts we were
-            // copying): the blob is there and verified, which is all that was wanted.
-            if (await blobExists(etag, size).catch(() => false)) return;
-            if (err instanceof LeaseLost) {
-              fill.role = 'follower';
-              continue;
-            }
-            throw err;
-          }
-        }
-        continue;
-      }
-      if (lease!.body.state === 'failed') {
-        // A failure older than this request: try again ourselves once it expires.
-        await sleep(pollMs);
-        continue;
-      }
-      fill.role = 'follower';
-      fill.markStarted(lease!.body.partSize);
-      // Copy each landed part once into this replica's spool, for all its local readers.
-      let copied = false;
-      for (let index = fill.nextMissingPart(); index !== undefined; index = fill.nextMissingPart()) {
-        const data = await readPart(etag, index).catch(() => undefined);
-        if (data === undefined) break;
-        await fill.onPart(index, data);
-        copied = true;
-      }
-      if (!copied) await sleep(pollMs);
-      fill.wake();
-    }
-  }
-
   async function recordFile(request: FillParams): Promise<void> {
     const { repo, facts, path, revision } = request;
     await putJson(keys.file(repo, facts.commit, path), { etag: facts.etag, size: facts.size }).catch(() => undefined);
     if (!isCommitHash(revision) && (request.refIsCurrent?.() ?? true)) await store.noteRef({ repo, revision, commit: facts.commit }).catch(() => undefined);
   }
+
+  const fillContext: S3FillContext = {
+    conn,
+    keys,
+    holder,
+    partSize,
+    leaseTtlMs,
+    pollMs,
+    signal: closing.signal,
+    blobExists,
+    ...(params.stallTimeoutMs !== undefined ? { stallTimeoutMs: params.stallTimeoutMs } : {}),
+    ...(params.onUpstreamBytes ? { onUpstreamBytes: params.onUpstreamBytes } : {}),
+    ...(params.log ? { log: params.log } : {}),
+  };
 
   const store: S3Store = {
     conn,
@@ -295,7 +193,7 @@ export function createS3Store(params: S3StoreParams): S3Store {
         },
       );
       running.set(key, fill);
-      const work = drive(fill, request)
+      const work = driveS3Fill({ ctx: fillContext, fill, request })
         .then(
           async () => {
             fill.settle();
@@ -369,14 +267,4 @@ export function createS3Store(params: S3StoreParams): S3Store {
     },
   };
   return store;
-}
-
-class LeaseLost extends Error {
-  constructor() {
-    super('another replica took over this fill');
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
