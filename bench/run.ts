@@ -17,6 +17,7 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./maintenanceBench.js'),
   () => import('./serveBench.js'),
   () => import('./archiveBench.js'),
+  () => import('./scaleOutBench.js'),
 
 ];
 

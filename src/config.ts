@@ -179,3 +179,26 @@ export function resolveConfig(params: ResolveConfigParams = {}): Config {
   const metadataTimeoutMs = parseEtagTimeout(env.HF_HUB_ETAG_TIMEOUT);
   return { cacheDir, hfHome, endpoint, upstream, token, offline, disableProgressBars, debug, manifestPath, metadataTimeoutMs };
 }
+
+/** Where the S3 client connects (credentials stay with the AWS SDK's own chain: env, ~/.aws, roles). */
+export interface S3Settings {
+  /** AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL; undefined: AWS itself. */
+  endpoint: string | undefined;
+  region: string;
+  /** AWS_S3_FORCE_PATH_STYLE, or an endpoint whose host is an IP address or localhost (no per-bucket DNS there). */
+  forcePathStyle: boolean;
+}
+
+export function resolveS3Settings(params: { env?: NodeJS.ProcessEnv } = {}): S3Settings {
+  const env = params.env ?? process.env;
+  const endpoint = nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL);
+  const region = nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? 'us-east-1';
+  let host = '';
+  try {
+    host = endpoint === undefined ? '' : new URL(endpoint).hostname;
+  } catch {
+    host = '';
+  }
+  const ipOrLocal = /^\d+\.\d+\.\d+\.\d+$/.test(host) || host.startsWith('[') || host === 'localhost';
+  return { endpoint, region, forcePathStyle: isTruthyEnv(env.AWS_S3_FORCE_PATH_STYLE) || ipOrLocal };
+}

@@ -51,6 +51,8 @@ export const ERROR_CODES = {
   E_BUSY: 1,
   /** A destructive plan was not confirmed. */
   E_ABORTED: 1,
+  /** The S3 object store cannot be used (no credentials, no bucket, endpoint unreachable, refused). */
+  E_STORE: 1,
   /** A bug: something that should not happen. */
   E_INTERNAL: 1,
 } as const;

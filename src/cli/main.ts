@@ -45,6 +45,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   env: async () => (await import('./commands/env.js')).registerEnvCommand,
   compose: async () => (await import('./commands/compose.js')).registerComposeCommand,
   serve: async () => (await import('./commands/serve.js')).registerServeCommand,
+  push: async () => (await import('./commands/push.js')).registerPushCommand,
+  pull: async () => (await import('./commands/pull.js')).registerPullCommand,
 };
 
 function packageVersion(): string {

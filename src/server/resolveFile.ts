@@ -141,6 +141,11 @@ function fileReply(params: { ctx: ServerContext; req: AppRequest; facts: FileFac
   if (req.method === 'HEAD' || reader === undefined) {
     return { status: 200, headers: { ...headers, 'content-length': String(facts.size) }, body: { kind: 'empty' } };
   }
+  if (reader.redirect !== undefined) {
+    // A shared store's presigned GET: the client fetches the object itself (Range included), and
+    // the metadata it needs is on this 302, as on the Hub's redirects to its CDN.
+    return { status: 302, headers: { ...headers, location: reader.redirect, 'content-length': '0' }, body: { kind: 'empty' } };
+  }
   const range = parseByteRange({ header: req.headers.range, size: facts.size });
   if (range.kind === 'unsatisfiable') {
     return { status: 416, headers: { 'content-range': `bytes */${facts.size}`, 'content-length': '0' }, body: { kind: 'empty' } };

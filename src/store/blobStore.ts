@@ -14,6 +14,11 @@ export interface BlobReader {
   /** True when the bytes come from the cache (no fill was needed). */
   readonly cached: boolean;
   /**
+   * Where a client may fetch the same bytes itself (a presigned GET of a shared store's object):
+   * a GET is then answered with a 302 there; HEADs and ranged reads of a fill never carry one.
+   */
+  readonly redirect?: string;
+  /**
    * Bytes `start..end` (end exclusive). For a blob being filled it waits for each byte to be on
    * disk, and holds back the last byte until the whole blob is verified: a fill that fails
    * verification ends the stream with an error, so a client sees a broken transfer, never a

@@ -13,6 +13,7 @@ export interface LsOptions {
   sort: string;
   filter: string[];
   manifest?: string;
+  store?: string;
 }
 
 export function registerLsCommand(program: Command): void {
@@ -23,6 +24,7 @@ export function registerLsCommand(program: Command): void {
     .option('--files', 'also list every file of every revision (in --json: revisions[].files)')
     .option('--sort <key>', 'size | accessed | modified | name (add :asc or :desc)', 'name')
     .option('--filter <expr>', 'keep repos matching EXPR (repeatable, all must match): size>1GB, accessed>30d, modified<7d, type=dataset, name~qwen, ref=main, incomplete, warnings', collect, [])
+    .option('--store <s3://bucket/prefix>', 'list what a shared store of `serve --store` replicas holds instead of the local cache')
     .option('-f, --manifest <file>', 'show which services of this manifest use each repo (default: $HUBCACHE_MANIFEST, else ./hubcache.yaml if present)');
   addCommonOptions(cmd).addHelpText(
     'after',
@@ -31,13 +33,15 @@ Examples:
   $ hubcache ls --sort size
   $ hubcache ls --filter 'accessed>30d' --filter 'size>1GB'
   $ hubcache ls --revisions --json | jq '.repos[].revisions[].commit'
-  $ hubcache ls -f hubcache.yaml          # SERVICES column; repos no service uses are listed`,
+  $ hubcache ls -f hubcache.yaml          # SERVICES column; repos no service uses are listed
+  $ AWS_ENDPOINT_URL=http://10.0.0.5:7480 hubcache ls --store s3://models/mirror`,
   );
   cmd.action(runCommand(async (ctx, options: LsOptions) => runLs(ctx, options)));
 }
 
 /** The command's work, once its options are parsed (by commander, or by main.ts's fast path: parseLsFastPath). */
 export async function runLs({ config, out }: CommandContext, options: LsOptions): Promise<number> {
+  if (options.store !== undefined) return lsStore({ out, url: options.store });
   const now = Date.now();
   const predicates = options.filter.map((expr) => parseRepoFilter({ expr }));
   const sortKey = options.sort;
@@ -193,4 +197,19 @@ function toJson(params: { scan: CacheScan; repos: CachedRepo[]; files: boolean; 
     })),
     warnings: params.scan.warnings,
   };
+}
+
+/**
+ * `ls --store`: the bucket's listing. Its modules (and the AWS SDK behind them) load only here, so a
+ * plain `ls` does not pay for them at start-up.
+ */
+async function lsStore(params: { out: Output; url: string }): Promise<number> {
+  const [{ listStore }, { openStore }, { storeListingLines }] = await Promise.all([
+    import('../../store/listStore.js'),
+    import('../openStore.js'),
+    import('../storeReport.js'),
+  ]);
+  const listing = await listStore({ conn: await openStore({ url: params.url, write: false }) });
+  params.out.result({ data: listing, text: storeListingLines({ out: params.out, listing }) });
+  return 0;
 }

@@ -6,12 +6,18 @@ import { createApp } from '../../server/createApp.js';
 import { listen } from '../../server/listen.js';
 import { loadKnownPublic, saveKnownPublic } from '../../server/knownPublic.js';
 import { createLocalStore } from '../../store/localStore.js';
+import type { BlobStore, FillStatus } from '../../store/blobStore.js';
+import { openS3Connection } from '../../store/s3Connection.js';
+import { parseS3Location } from '../../store/s3Location.js';
+import { createS3Store } from '../../store/s3Store.js';
+import { resolveS3Settings } from '../../config.js';
 import { Metrics } from '../../server/metrics.js';
 import { createDashboard, type Dashboard } from '../../server/dashboard/createDashboard.js';
 import { readAdminTokens } from '../../server/dashboard/adminTokens.js';
 import { parseSize } from '../format.js';
 import { addCommonOptions, runCommand, type CommonOptions } from '../context.js';
 import { parsePositiveInt } from '../parsePositiveInt.js';
+import { localEvictor } from '../localEvictor.js';
 
 interface ServeOptions extends CommonOptions {
   host: string;
@@ -30,6 +36,9 @@ interface ServeOptions extends CommonOptions {
   budget?: string;
   manifest?: string;
   scanInterval: string;
+  store?: string;
+  presign?: string;
+  leaseTtl: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -51,7 +60,10 @@ export function registerServeCommand(program: Command): void {
     .option('--admin-token-file <file>', 'admin tokens, one per line as label:token: they may run sync, prune and evict from the dashboard (read-only without)')
     .option('--budget <size>', "the cache's eviction budget, e.g. 200GB: shown against the cache size, and the dashboard's evict default")
     .option('--manifest <file>', 'the manifest whose services and links the dashboard shows, and sync syncs (default: $HUBCACHE_MANIFEST, else ./hubcache.yaml if present)')
-    .option('--scan-interval <seconds>', 'rescan the cache for the dashboard at least this often (fills and actions rescan at once)', '60');
+    .option('--scan-interval <seconds>', 'rescan the cache for the dashboard at least this often (fills and actions rescan at once)', '60')
+    .option('--store <s3://bucket/prefix>', 'share blobs and metadata with other replicas in an S3 bucket (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...); the cache dir becomes this replica\'s local read cache')
+    .option('--presign <seconds>', 'with --store: answer GETs of stored blobs with a 302 to a presigned URL valid this long (bytes then flow from the store)')
+    .option('--lease-ttl <seconds>', 'with --store: a replica that stops renewing its fill lease this long is taken over', '15');
   addCommonOptions(cmd).addHelpText(
     'after',
     `
@@ -72,6 +84,14 @@ Examples:
   $ HF_ENDPOINT=http://127.0.0.1:8090 hf download Qwen/Qwen3-0.6B
   $ curl -s http://127.0.0.1:8090/metrics
   $ hubcache serve --manifest hubcache.yaml --budget 500GB --admin-token-file /run/secrets/admin-tokens
+  $ AWS_ENDPOINT_URL=http://10.0.0.5:7480 hubcache serve --host 0.0.0.0 --store s3://models/mirror   # one of N replicas
+
+Scale-out: replicas started with the same --store share one S3 bucket (Ceph RGW, AWS S3, R2, MinIO):
+one upstream transfer per blob whatever replica a client hits, and any replica may die at any time.
+The endpoint, region and credentials come from the usual AWS settings (AWS_ENDPOINT_URL,
+AWS_REGION, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE); an IP-address or localhost
+endpoint uses path-style requests (else set AWS_S3_FORCE_PATH_STYLE=true). --budget with --store
+also evicts the local read cache down to that size after each fill.
 
 Dashboard: http://HOST:PORT/ shows sizes against the disk and the budget, repos, services and their
 links, traffic, fills in flight, doctor's findings and the last verify; its data is JSON under
@@ -92,16 +112,41 @@ links, traffic, fills in flight, doctor's findings and the last verify; its data
       const offline = options.offline === true || config.offline;
       const metrics = new Metrics();
       let dashboard: Dashboard | undefined;
-      const store = createLocalStore({
-        cacheDir: config.cacheDir,
-        onUpstreamBytes: (bytes) => {
-          metrics.upstreamBytes += bytes;
-        },
-        onFillEnd: (fill) => {
-          dashboard?.changed();
-          if (options.log) process.stderr.write(`${JSON.stringify({ event: 'fill', ...fill })}\n`);
-        },
-      });
+      const onFillEnd = (fill: FillStatus & { error?: string }): void => {
+        dashboard?.changed();
+        if (options.log) process.stderr.write(`${JSON.stringify({ event: 'fill', ...fill })}\n`);
+      };
+      const onUpstreamBytes = (bytes: number): void => {
+        metrics.upstreamBytes += bytes;
+      };
+      let store: BlobStore;
+      let storeInfo: { url: string; conditionalWrites: boolean } | null = null;
+      if (options.store !== undefined) {
+        const location = parseS3Location({ url: options.store });
+        const presignSeconds = options.presign === undefined ? undefined : parsePositiveInt({ text: options.presign, name: '--presign', min: 1, max: 7 * 86400 });
+        const conn = await openS3Connection({ location, settings: resolveS3Settings() });
+        storeInfo = { url: options.store, conditionalWrites: conn.conditionalWrites };
+        // Said once at start: without conditional writes two replicas may fill one blob twice (never wrongly).
+        process.stderr.write(
+          `${JSON.stringify({ event: 'store', store: conn.describe, conditionalWrites: conn.conditionalWrites, note: conn.conditionalWrites ? 'If-None-Match honoured: one filler per blob' : 'If-None-Match not honoured: replicas may fill a blob twice (bytes still verified)' })}\n`,
+        );
+        const evictLocal = budgetBytes === undefined ? undefined : localEvictor({ cacheDir: config.cacheDir, budgetBytes });
+        store = createS3Store({
+          conn,
+          cacheDir: config.cacheDir,
+          leaseTtlMs: parsePositiveInt({ text: options.leaseTtl, name: '--lease-ttl', min: 1, max: 3600 }) * 1000,
+          ...(presignSeconds !== undefined ? { redirectSeconds: presignSeconds } : {}),
+          onUpstreamBytes,
+          onFillEnd: (fill) => {
+            onFillEnd(fill);
+            evictLocal?.();
+          },
+          onLocalFillEnd: () => evictLocal?.(),
+          log: (record) => process.stderr.write(`${JSON.stringify(record)}\n`),
+        });
+      } else {
+        store = createLocalStore({ cacheDir: config.cacheDir, onUpstreamBytes, onFillEnd });
+      }
       // A mirror for token holders only does not show its repos to anyone: its dashboard needs an admin token.
       if (options.dashboard && clientTokens && !adminTokens) out.warn('dashboard off: with --token-file it needs --admin-token-file (its data lists the cached repos)');
       if (options.dashboard && (!clientTokens || adminTokens)) {
@@ -159,9 +204,9 @@ links, traffic, fills in flight, doctor's findings and the last verify; its data
         });
       });
       out.result({
-        data: { url: server.url, dashboard: dashboard ? `${server.url}/` : null, cacheDir: config.cacheDir, upstream, offline: app.context.offline },
+        data: { url: server.url, dashboard: dashboard ? `${server.url}/` : null, cacheDir: config.cacheDir, upstream, offline: app.context.offline, store: storeInfo },
         text:
-          `hubcache serve: ${server.url} (cache ${config.cacheDir}, upstream ${app.context.offline ? 'off (offline)' : upstream})` +
+          `hubcache serve: ${server.url} (cache ${config.cacheDir}${storeInfo ? `, store ${storeInfo.url}` : ''}, upstream ${app.context.offline ? 'off (offline)' : upstream})` +
           (dashboard ? `\ndashboard: ${server.url}/${adminTokens ? '' : ' (read-only: no --admin-token-file)'}` : ''),
       });
       // SIGTERM (docker stop) and Ctrl-C: finish answers in flight, abandon fills cleanly, exit 0.

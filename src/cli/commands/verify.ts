@@ -8,9 +8,11 @@ import { addCommonOptions, runCommand } from '../context.js';
 import { formatBytes } from '../format.js';
 import { hashProgress } from '../hashProgress.js';
 import { addPlanOptions, runPlan, type PlanOptions } from '../planCommand.js';
+import { HubcacheError } from '../../errors.js';
 
 interface VerifyOptions extends PlanOptions {
   fix?: boolean;
+  store?: string;
   jobs?: string;
 }
 
@@ -20,7 +22,8 @@ export function registerVerifyCommand(program: Command): void {
     .description('re-hash every blob against its name, check snapshot links and refs; exit 1 on damage')
     .argument('[repos...]', 'only these repos (org/name, dataset/org/name or models--org--name)')
     .option('--fix', 'plan the repairs (damaged blobs and the links to them, broken links, bad refs, stray files; absolute links rewritten), show the plan, ask, run it')
-    .option('-j, --jobs <n>', 'hashing threads (default: number of cores)');
+    .option('-j, --jobs <n>', 'hashing threads (default: number of cores)')
+    .option('--store <s3://bucket/prefix>', 'verify the blob objects of a shared store of `serve --store` replicas instead of the local cache (streamed, nothing written)');
   addPlanOptions(addCommonOptions(cmd)).addHelpText(
     'after',
     `
@@ -33,11 +36,26 @@ Examples:
   $ hubcache verify
   $ hubcache verify Qwen/Qwen3-0.6B --json
   $ hubcache verify --fix --dry-run
-  $ hubcache verify --fix --yes   # then \`hubcache download\` refetches what was removed`,
+  $ hubcache verify --fix --yes   # then \`hubcache download\` refetches what was removed
+  $ AWS_ENDPOINT_URL=http://10.0.0.5:7480 hubcache verify --store s3://models/mirror`,
   );
   cmd.action(
     runCommand(async (ctx, repos: string[], options: VerifyOptions) => {
       const { config, out } = ctx;
+      if (options.store !== undefined) {
+        if (options.fix) throw new HubcacheError({ code: 'E_USAGE', message: '--fix does not apply to --store yet: verify --store reports damaged objects (replicas never serve them)' });
+        // Loaded here only: the AWS SDK behind them costs start-up time a local verify should not pay.
+        const [{ verifyStore }, { openStore }, { verifyStoreLines }] = await Promise.all([
+          import('../../store/verifyStore.js'),
+          import('../openStore.js'),
+          import('../storeReport.js'),
+        ]);
+        const conn = await openStore({ url: options.store, write: false });
+        const jobs = options.jobs !== undefined ? parsePositiveInt({ text: options.jobs, name: '-j/--jobs', max: MAX_JOBS }) : undefined;
+        const report = await verifyStore({ conn, ...(repos.length > 0 ? { repos: repos.map((spec) => parseRepoSpec({ spec })) } : {}), ...(jobs !== undefined ? { concurrency: jobs } : {}) });
+        out.result({ data: report, text: verifyStoreLines({ report }) });
+        return report.ok ? 0 : 1;
+      }
       const folders = repos.length > 0 ? repos.map((spec) => repoFolderName(parseRepoSpec({ spec }))) : undefined;
       const onProgress = hashProgress({ out, label: 'verifying' });
       const concurrency = options.jobs !== undefined ? parsePositiveInt({ text: options.jobs, name: '-j/--jobs', max: MAX_JOBS }) : undefined;

@@ -1,0 +1,127 @@
+/**
+ * Scale-out (issue 14): `hubcache serve --store s3://...` replicas over one bucket of a real Ceph
+ * RGW (Debian's packages, booted for the bench in its work dir), the origin in its own process,
+ * clients being `curl -s -o /dev/null` processes.
+ *   - cached: one 1 GiB blob to 16 concurrent clients through 2 replicas (8 each; the blob already
+ *     in the store and in each replica's local read cache) vs the same 16 clients reading the
+ *     object straight from RGW with a presigned URL. Target >= 0.8x.
+ *   - cold: a fresh bucket and fresh replicas per run; 12 clients over 3 replicas (4 each) vs one
+ *     client through one replica. Target: within 1.3x, and the origin sent the file once.
+ * Skipped (and says so) where Ceph cannot be installed. SCALEOUT_SIZE_MIB overrides the size.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { cephSkipReason, startCephCluster } from '../test/helpers/ceph/cephCluster.js';
+import type { Bench, BenchMeasurement, BenchRatio } from './types.js';
+import { median } from './measure.js';
+import { childEnv, GiB, loadNote, loadNow, mbPerSecond, MiB } from './benchFiles.js';
+import { startOriginProcess } from './startOriginProcess.js';
+import { startServeProcess, type ServeProcess } from './serveProcess.js';
+import { runCurlClients } from './curlClients.js';
+
+const REPO = 'bench/big-model';
+const FILE = 'model.safetensors';
+const SEED = 'hubcache-bench-download';
+
+const bench: Bench = {
+  name: 'scaleout',
+  description: 'serve --store on a Ceph RGW: cached 1 GiB to 16 clients via 2 replicas vs presigned RGW; cold 12 clients via 3 replicas vs 1 client',
+  async run({ workDir, quick }) {
+    const size = process.env.SCALEOUT_SIZE_MIB ? Number(process.env.SCALEOUT_SIZE_MIB) * MiB : quick ? 256 * MiB : GiB;
+    const rounds = quick ? 1 : 3;
+    const log = (line: string): void => void process.stderr.write(`${line}\n`);
+    const loadAtStart = loadNow();
+    const skip = cephSkipReason();
+    if (skip) return { bench: 'scaleout', description: bench.description, measurements: [], ratios: [], notes: [`skipped: ${skip}`] };
+    const ceph = await startCephCluster({ dir: join(workDir, 'ceph') });
+    const origin = await startOriginProcess({ repoId: REPO, path: FILE, size, seed: SEED, env: childEnv({}) });
+    const env = childEnv(ceph.env);
+    const servers: ServeProcess[] = [];
+    let n = 0;
+    const replicas = async (bucket: string, count: number): Promise<ServeProcess[]> => {
+      const started = await Promise.all(
+        Array.from({ length: count }, async () => {
+          const cacheDir = join(workDir, `replica-${n++}`);
+          await mkdir(cacheDir, { recursive: true });
+          return startServeProcess({ upstream: origin.info.url, cacheDir, env, extraArgs: ['--store', `s3://${bucket}/m`, '--no-dashboard'] });
+        }),
+      );
+      servers.push(...started);
+      return started;
+    };
+    const stopAll = async (list: ServeProcess[]): Promise<void> => {
+      await Promise.all(list.map((s) => s.close()));
+    };
+    const url = (s: ServeProcess): string => `${s.url}/${REPO}/resolve/main/${FILE}`;
+    /** Clients spread evenly over the servers, all started together; wall time to the last exit. */
+    const spreadClients = async (over: ServeProcess[], clients: number): Promise<number> => {
+      const start = process.hrtime.bigint();
+      await Promise.all(over.map((s) => runCurlClients({ url: url(s), clients: clients / over.length, expectBytes: size, env })));
+      return Number(process.hrtime.bigint() - start) / 1e9;
+    };
+    const measurements: BenchMeasurement[] = [];
+    const ratios: BenchRatio[] = [];
+    try {
+      // Cached.
+      await ceph.createBucket('cached');
+      const two = await replicas('cached', 2);
+      for (const s of two) await runCurlClients({ url: url(s), clients: 1, expectBytes: size, env }); // fill + each local cache
+      const presigned = await getSignedUrl(ceph.client, new GetObjectCommand({ Bucket: 'cached', Key: `m/blobs/sha256/${origin.info.etag}` }), { expiresIn: 3600 });
+      const viaReplicas: number[] = [];
+      const viaRgw: number[] = [];
+      for (let round = 0; round < rounds; round++) {
+        // Alternate the order so neither side always runs on a warmer machine.
+        const order = round % 2 === 0 ? ['replicas', 'rgw'] : ['rgw', 'replicas'];
+        for (const side of order) {
+          if (side === 'replicas') viaReplicas.push(await spreadClients(two, 16));
+          else viaRgw.push((await runCurlClients({ url: presigned, clients: 16, expectBytes: size, env })).seconds);
+          log(`  cached round ${round + 1} ${side}: ${(side === 'replicas' ? viaReplicas : viaRgw).at(-1)!.toFixed(2)} s`);
+        }
+      }
+      const replicasS = median(viaReplicas);
+      const rgwS = median(viaRgw);
+      measurements.push(
+        { name: `cached ${size / MiB} MiB x 16 clients via 2 replicas (${mbPerSecond(16 * size, replicasS)} MB/s)`, seconds: replicasS },
+        { name: `cached ${size / MiB} MiB x 16 clients presigned from RGW (${mbPerSecond(16 * size, rgwS)} MB/s)`, seconds: rgwS },
+      );
+      ratios.push({ name: 'cached: replicas throughput / RGW presigned', value: rgwS / replicasS, target: '>= 0.8', met: rgwS / replicasS >= 0.8 });
+      await stopAll(two);
+
+      // Cold.
+      const one: number[] = [];
+      const twelve: number[] = [];
+      let upstreamOk = true;
+      for (let round = 0; round < rounds; round++) {
+        for (const clients of round % 2 === 0 ? [1, 12] : [12, 1]) {
+          const bucket = `cold-${round}-${clients}`;
+          await ceph.createBucket(bucket);
+          const set = await replicas(bucket, clients === 1 ? 1 : 3);
+          await origin.reset();
+          const seconds = await spreadClients(set, clients);
+          const stats = await origin.stats();
+          if (stats.blobBytes !== size) upstreamOk = false;
+          (clients === 1 ? one : twelve).push(seconds);
+          log(`  cold round ${round + 1}, ${clients} client(s): ${seconds.toFixed(2)} s, upstream ${stats.blobBytes} bytes`);
+          await stopAll(set);
+        }
+      }
+      const oneS = median(one);
+      const twelveS = median(twelve);
+      measurements.push(
+        { name: `cold ${size / MiB} MiB, 1 client via 1 replica`, seconds: oneS },
+        { name: `cold ${size / MiB} MiB, 12 clients via 3 replicas`, seconds: twelveS },
+        { name: 'cold: every run had one upstream transfer of the file', value: upstreamOk ? 1 : 0, unit: 'yes' },
+      );
+      ratios.push({ name: 'cold: 12 clients via 3 replicas / 1 client', value: twelveS / oneS, target: '<= 1.3', met: twelveS / oneS <= 1.3 && upstreamOk });
+    } finally {
+      await stopAll(servers).catch(() => undefined);
+      await origin.close();
+      await ceph.stop();
+    }
+    return { bench: 'scaleout', description: bench.description, measurements, ratios, notes: [loadNote(loadAtStart)] };
+  },
+};
+
+export default bench;

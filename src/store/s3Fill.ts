@@ -1,0 +1,189 @@
+/**
+ * One blob being filled into the shared store, as this replica sees it: filled here (this replica
+ * holds the lease) or by another replica (this one follows).
+ *
+ * Each part is brought to this replica once, into a spool file in the cache's temp folder (the
+ * filler writes its own parts there as it uploads them; a follower copies each part from the store
+ * as it lands), and every local reader reads the spool: N clients on a replica cost the store one
+ * read of each part, not N. Once the blob is complete, parts not spooled are read from the blob.
+ * As in `blobFill`, the blob's last byte is held back until the blob is verified (it exists in the
+ * store only then), so a fill that fails ends its readers with an error: a whole-file client gets a
+ * cut transfer, never a complete wrong file. The spool is deleted when the fill and its readers end.
+ */
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { BlobReader, FillStatus } from './blobStore.js';
+
+const READ_CHUNK = 1024 * 1024;
+
+export interface S3FillSource {
+  /** The complete, verified blob. */
+  final(): BlobReader;
+  /** Where the spool file goes (a fresh temp path in the cache's temp folder). */
+  spoolPath(): Promise<string>;
+}
+
+export class S3Fill {
+  state: 'running' | 'verified' | 'failed' = 'running';
+  error: Error | undefined;
+  /** Known once a lease was read or taken (every filler of a blob cuts it at the same offsets). */
+  partSize: number | undefined;
+  role: 'leader' | 'follower' | 'starting' = 'starting';
+  /** Bytes known to be in the store (status). */
+  written = 0;
+  /** Parts in the spool file. */
+  readonly spooled = new Set<number>();
+  private isStarted = false;
+  readonly startedAt = Date.now();
+  private waiters: Array<() => void> = [];
+  private spool: Promise<{ path: string; handle: FileHandle }> | undefined;
+  private readers = 0;
+  private removed = false;
+
+  constructor(
+    readonly status: Omit<FillStatus, 'written' | 'startedAt'>,
+    private readonly source: S3FillSource,
+  ) {}
+
+  /** Bytes can be expected: upstream answered (leader) or a live filler exists (follower). */
+  markStarted(partSize: number): void {
+    this.partSize = partSize;
+    this.isStarted = true;
+    this.wake();
+  }
+
+  /** Part `index` is in the store; `data` (when this replica has its bytes) goes to the spool. */
+  async onPart(index: number, data: Uint8Array | undefined): Promise<void> {
+    const partSize = this.partSize!;
+    this.written = Math.max(this.written, Math.min(this.status.size, (index + 1) * partSize));
+    if (data !== undefined && !this.spooled.has(index) && !this.removed) {
+      const { handle } = await this.openSpool();
+      await handle.write(data, 0, data.byteLength, index * partSize);
+      this.spooled.add(index);
+    }
+    this.wake();
+  }
+
+  /** The first part neither spooled nor past the end (what a follower copies next). */
+  nextMissingPart(): number | undefined {
+    if (this.partSize === undefined || this.status.size <= this.partSize) return undefined;
+    const parts = Math.ceil(this.status.size / this.partSize);
+    for (let index = 0; index < parts; index++) if (!this.spooled.has(index)) return index;
+    return undefined;
+  }
+
+  settle(error?: Error): void {
+    if (this.state !== 'running') return;
+    if (error) {
+      this.state = 'failed';
+      this.error = error;
+    } else {
+      this.state = 'verified';
+      this.written = this.status.size;
+    }
+    this.wake();
+    void this.maybeRemoveSpool();
+  }
+
+  /** Something may have changed (a poll of the store, a part landed). */
+  wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Waits for a change while the fill runs; returns at once once it ended (the caller re-checks). */
+  private pause(): Promise<void> {
+    return this.state === 'running' ? this.changed() : Promise.resolve();
+  }
+
+  async started(): Promise<void> {
+    while (this.state === 'running' && !this.isStarted) await this.changed();
+    if (this.state === 'failed') throw this.error ?? new Error('fill failed');
+  }
+
+  snapshot(): FillStatus {
+    return { ...this.status, written: this.written, startedAt: this.startedAt };
+  }
+
+  reader(): BlobReader {
+    return { etag: this.status.etag, size: this.status.size, cached: false, stream: (range) => Readable.from(this.read(range), { objectMode: false }) };
+  }
+
+  private openSpool(): Promise<{ path: string; handle: FileHandle }> {
+    this.spool ??= (async () => {
+      const path = await this.source.spoolPath();
+      return { path, handle: await open(path, 'w+') };
+    })();
+    return this.spool;
+  }
+
+  private async maybeRemoveSpool(): Promise<void> {
+    if (this.state === 'running' || this.readers > 0 || this.removed || this.spool === undefined) return;
+    this.removed = true;
+    const { path, handle } = await this.spool;
+    await handle.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+  }
+
+  private async *read(range: { start: number; end: number }): AsyncGenerator<Uint8Array> {
+    this.readers += 1;
+    try {
+      yield* this.readRange(range);
+    } finally {
+      this.readers -= 1;
+      void this.maybeRemoveSpool();
+    }
+  }
+
+  private async *readRange(range: { start: number; end: number }): AsyncGenerator<Uint8Array> {
+    const size = this.status.size;
+    let position = range.start;
+    while (position < range.end) {
+      if (this.state === 'failed') throw this.error ?? new Error('fill failed');
+      const partSize = this.partSize;
+      const verified = this.state === 'verified';
+      if (partSize === undefined || size <= partSize) {
+        // A blob of one part is written whole: nothing to read before it is verified.
+        if (verified) {
+          yield* this.fromFinal(position, range.end);
+          return;
+        }
+        await this.pause();
+        continue;
+      }
+      const index = Math.floor(position / partSize);
+      const partEnd = Math.min((index + 1) * partSize, size);
+      const limit = Math.min(range.end, partEnd, verified ? size : size - 1);
+      if (position >= limit) {
+        await this.pause();
+        continue;
+      }
+      if (this.spooled.has(index) && !this.removed) {
+        const { handle } = await this.openSpool();
+        const length = Math.min(READ_CHUNK, limit - position);
+        const buffer = Buffer.allocUnsafe(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, position);
+        if (bytesRead === 0) throw new Error('spool file shorter than its parts');
+        position += bytesRead;
+        yield bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+        continue;
+      }
+      if (verified) {
+        const until = Math.min(range.end, partEnd);
+        yield* this.fromFinal(position, until);
+        position = until;
+        continue;
+      }
+      await this.pause();
+    }
+  }
+
+  private async *fromFinal(start: number, end: number): AsyncGenerator<Uint8Array> {
+    for await (const chunk of this.source.final().stream({ start, end })) yield chunk as Uint8Array;
+  }
+}

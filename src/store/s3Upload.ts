@@ -1,0 +1,266 @@
+/**
+ * The filling replica's work: upstream bytes -> the store, hashed on the way, visible as a blob
+ * only once verified.
+ *
+ * A blob up to one part is read whole, hashed, and written with one PutObject (`If-None-Match: *`:
+ * a second writer of the same verified bytes is refused and that is fine). A larger one lands as
+ * part objects `fills/.../part-<n>` cut at fixed offsets, so followers on other replicas can read
+ * each part the moment it lands; when all are in and the hash is the name, the parts are assembled
+ * server-side (UploadPartCopy, each copy's ETag checked against the part we hashed) into one
+ * multipart upload, and only its Complete makes `blobs/<algo>/<etag>` exist. A mismatch aborts the
+ * upload and deletes the parts. A takeover resumes: the parts already in the store are re-read and
+ * hashed (store traffic, not upstream), and upstream is asked from the first missing part on.
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
+import { hashAlgorithmForBlobName } from '../cache/etag.js';
+import { createStreamingHasher, type StreamingHasher } from '../cache/hashFile.js';
+import { HubcacheError } from '../errors.js';
+import { headerValue, hubRequest } from '../hub/hubRequest.js';
+import { hubErrorFromResponse } from '../hub/hubErrorFromResponse.js';
+import { isS3NotFound, s3Status, type S3Connection } from './s3Connection.js';
+import type { S3Keys } from './s3Keys.js';
+
+export interface UploadBlobParams {
+  conn: S3Connection;
+  keys: S3Keys;
+  etag: string;
+  size: number;
+  partSize: number;
+  url: string;
+  token: string | undefined;
+  signal: AbortSignal;
+  stallTimeoutMs?: number;
+  /** Upstream answered with bytes on the way (the route may now answer 200). */
+  onStarted?: () => void;
+  onReceived?: (bytes: number) => void;
+  /** Part `index` is in the store; `data` is its bytes. */
+  onPart?: (index: number, data: Uint8Array) => void | Promise<void>;
+  /** Throws when this replica no longer holds the lease (someone took over). */
+  assertLease?: () => void;
+}
+
+export function partCount(params: { size: number; partSize: number }): number {
+  return Math.max(1, Math.ceil(params.size / params.partSize));
+}
+
+export function partLength(params: { size: number; partSize: number; index: number }): number {
+  return Math.min(params.partSize, params.size - params.index * params.partSize);
+}
+
+export async function uploadBlob(params: UploadBlobParams): Promise<void> {
+  const { conn, keys, etag, size, partSize } = params;
+  const algorithm = hashAlgorithmForBlobName({ name: etag });
+  if (algorithm === undefined) throw new HubcacheError({ code: 'E_INTERNAL', message: `not a content hash: ${etag}` });
+  const hasher = createStreamingHasher({ algorithm, size });
+  const small = size <= partSize;
+  const parts = small ? 0 : partCount({ size, partSize });
+  const partEtags: string[] = [];
+  // A takeover: hash the parts a previous filler left (contiguous from the start, right sizes).
+  let resumed = 0;
+  if (!small) {
+    const present = await listParts({ conn, keys, etag });
+    while (resumed < parts && present.get(resumed) === partLength({ size, partSize, index: resumed })) {
+      const stored = await hashStoredPart({ conn, key: keys.part(etag, resumed), hasher, signal: params.signal });
+      if (stored === undefined) break;
+      partEtags[resumed] = stored.etag;
+      await params.onPart?.(resumed, stored.data);
+      resumed += 1;
+    }
+  }
+  const offset = resumed * partSize;
+  let whole: Buffer | undefined;
+  if (offset < size || size === 0) {
+    whole = await streamUpstream({ ...params, offset, hasher, small, partEtags });
+  } else {
+    params.onStarted?.();
+  }
+  const digest = hasher.digest();
+  if (digest !== etag) {
+    if (!small) await deleteParts({ conn, keys, etag, parts });
+    throw new HubcacheError({
+      code: 'E_INTEGRITY',
+      message: `Upstream sent bytes whose ${algorithm} is ${digest}, not ${etag}: not stored`,
+      data: { etag, digest },
+    });
+  }
+  params.assertLease?.();
+  if (small) {
+    try {
+      await conn.client.send(new PutObjectCommand({ Bucket: conn.bucket, Key: keys.blob(etag), Body: whole ?? Buffer.alloc(0), ...(conn.conditionalWrites ? { IfNoneMatch: '*' } : {}) }));
+    } catch (err) {
+      // Another replica stored the same verified bytes first.
+      if (s3Status(err) !== 412) throw err;
+    }
+    return;
+  }
+  await assemble({ conn, keys, etag, parts, partEtags });
+  await deleteParts({ conn, keys, etag, parts });
+}
+
+async function streamUpstream(
+  params: UploadBlobParams & { offset: number; hasher: StreamingHasher; small: boolean; partEtags: string[] },
+): Promise<Buffer | undefined> {
+  const { conn, keys, etag, size, partSize, offset, hasher } = params;
+  const response = await hubRequest({
+    method: 'GET',
+    url: params.url,
+    token: params.token,
+    headers: { 'accept-encoding': 'identity', ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) },
+    redirects: 'all',
+    signal: params.signal,
+    bodyTimeoutMs: params.stallTimeoutMs ?? 60_000,
+    what: `fill blob ${etag}`,
+  });
+  if (response.status !== 200 && response.status !== 206) {
+    await response.body.dump().catch(() => undefined);
+    throw hubErrorFromResponse({ status: response.status, url: response.url, headers: response.headers, what: `fill blob ${etag}`, hasToken: Boolean(params.token) });
+  }
+  // A 200 to our Range carries the whole file: skip what the stored parts already hold.
+  let skip = response.status === 200 ? offset : 0;
+  if (response.status === 206 && !headerValue(response.headers, 'content-range')?.startsWith(`bytes ${offset}-`)) {
+    response.body.destroy();
+    throw new HubcacheError({ code: 'E_HTTP', message: `Upstream answered a Range from ${offset} with another range` });
+  }
+  params.onStarted?.();
+  let index = offset / partSize;
+  let position = offset;
+  let buffer = Buffer.allocUnsafe(params.small ? size : partLength({ size, partSize, index }));
+  let filled = 0;
+  let putting: Promise<void> = Promise.resolve();
+  for await (const raw of response.body) {
+    params.onReceived?.(raw.byteLength);
+    let chunk = raw;
+    if (skip > 0) {
+      const dropped = Math.min(skip, chunk.byteLength);
+      skip -= dropped;
+      chunk = chunk.subarray(dropped);
+    }
+    while (chunk.byteLength > 0) {
+      if (position >= size) throw new HubcacheError({ code: 'E_INTEGRITY', message: `Upstream sent more than the ${size} bytes announced for ${etag}` });
+      const take = Math.min(chunk.byteLength, buffer.byteLength - filled);
+      chunk.copy(buffer, filled, 0, take);
+      hasher.update(chunk.subarray(0, take));
+      filled += take;
+      position += take;
+      chunk = chunk.subarray(take);
+      if (filled === buffer.byteLength && !params.small) {
+        // One part upload in flight while the next part is received.
+        await putting;
+        params.assertLease?.();
+        const full = buffer;
+        const at = index;
+        putting = conn.client.send(new PutObjectCommand({ Bucket: conn.bucket, Key: keys.part(etag, at), Body: full })).then(async (put) => {
+          params.partEtags[at] = unquote(put.ETag);
+          await params.onPart?.(at, full);
+        });
+        putting.catch(() => undefined);
+        index += 1;
+        filled = 0;
+        if (position < size) buffer = Buffer.allocUnsafe(partLength({ size, partSize, index }));
+      }
+    }
+  }
+  await putting;
+  if (position !== size) {
+    throw new HubcacheError({ code: 'E_NETWORK', message: `Upstream ended ${etag} after ${position} of ${size} bytes`, data: { failure: 'short-body' } });
+  }
+  return params.small ? buffer : undefined;
+}
+
+async function assemble(params: { conn: S3Connection; keys: S3Keys; etag: string; parts: number; partEtags: string[] }): Promise<void> {
+  const { conn, keys, etag, parts, partEtags } = params;
+  const Bucket = conn.bucket;
+  const Key = keys.blob(etag);
+  // Already complete (another filler won the race with the same verified bytes).
+  const exists = await conn.client.send(new HeadObjectCommand({ Bucket, Key })).then(
+    () => true,
+    (err: unknown) => (isS3NotFound(err) ? false : Promise.reject(err)),
+  );
+  if (exists) return;
+  const upload = await conn.client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: 'application/octet-stream' }));
+  const UploadId = upload.UploadId!;
+  try {
+    const copied: string[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < parts) {
+        const index = next++;
+        const result = await conn.client.send(
+          new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: index + 1, CopySource: `${Bucket}/${encodeKey(keys.part(etag, index))}` }),
+        );
+        const copiedEtag = unquote(result.CopyPartResult?.ETag);
+        // The copy must be the bytes we hashed (a part rewritten meanwhile by a dishonest upstream's
+        // second filler would differ): an MD5 ETag of the part on both sides.
+        if (copiedEtag !== partEtags[index]) {
+          throw new HubcacheError({ code: 'E_INTEGRITY', message: `Part ${index + 1} of ${etag} changed while it was assembled`, data: { etag } });
+        }
+        copied[index] = result.CopyPartResult!.ETag!;
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    await conn.client.send(
+      new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: copied.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }),
+    );
+  } catch (err) {
+    await conn.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Part index -> size of the parts in the store now. */
+async function listParts(params: { conn: S3Connection; keys: S3Keys; etag: string }): Promise<Map<number, number>> {
+  const { conn, keys, etag } = params;
+  const found = new Map<number, number>();
+  let ContinuationToken: string | undefined;
+  do {
+    const page = await conn.client.send(new ListObjectsV2Command({ Bucket: conn.bucket, Prefix: `${keys.fillPrefix(etag)}part-`, ContinuationToken }));
+    for (const object of page.Contents ?? []) {
+      const index = /part-(\d+)$/.exec(object.Key ?? '')?.[1];
+      if (index !== undefined) found.set(Number(index), object.Size ?? -1);
+    }
+    ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (ContinuationToken);
+  return found;
+}
+
+/** Feeds a stored part to the hasher; its ETag and bytes, or undefined when it vanished. */
+async function hashStoredPart(params: { conn: S3Connection; key: string; hasher: StreamingHasher; signal: AbortSignal }): Promise<{ etag: string; data: Buffer } | undefined> {
+  let got;
+  try {
+    got = await params.conn.client.send(new GetObjectCommand({ Bucket: params.conn.bucket, Key: params.key }), { abortSignal: params.signal });
+  } catch (err) {
+    if (isS3NotFound(err)) return undefined;
+    throw err;
+  }
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of got.Body as AsyncIterable<Uint8Array>) {
+    params.hasher.update(chunk);
+    chunks.push(chunk);
+  }
+  return { etag: unquote(got.ETag), data: Buffer.concat(chunks) };
+}
+
+export async function deleteParts(params: { conn: S3Connection; keys: S3Keys; etag: string; parts: number }): Promise<void> {
+  const { conn, keys, etag } = params;
+  const present = await listParts({ conn, keys, etag }).catch(() => new Map<number, number>());
+  await Promise.all([...present.keys()].map((index) => conn.client.send(new DeleteObjectCommand({ Bucket: conn.bucket, Key: keys.part(etag, index) })).catch(() => undefined)));
+}
+
+export function unquote(etag: string | undefined): string {
+  return (etag ?? '').replace(/^"+|"+$/g, '');
+}
+
+/** CopySource is `bucket/key` with the key URL-encoded except its slashes. */
+function encodeKey(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
