@@ -77,6 +77,7 @@ describe.each([
   { connections: '1', seed: 7, scheme: 'http' },
   { connections: '4', seed: 11, scheme: 'http' },
   { connections: '1', seed: 13, scheme: 'https' },
+  { connections: '4', seed: 17, scheme: 'https' },
 ])('kill -9 at 10 points, --connections $connections, CDN over $scheme', ({ connections, seed, scheme }) => {
   it('resumes each time; the final blob verifies and the origin served at most 1.25x the file', async () => {
     const origin = scheme === 'https' ? tlsOrigin : plainOrigin;
