@@ -13,6 +13,7 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./scanBench.js'),
   () => import('./downloadBench.js'),
   () => import('./downloadTlsBench.js'),
+  () => import('./tlsReceiveBench.js'),
   () => import('./verifyBench.js'),
   () => import('./rssBench.js'),
   () => import('./maintenanceBench.js'),
