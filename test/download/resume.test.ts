@@ -32,9 +32,9 @@ function clientEnv(origin: Origin): Record<string, string> {
 }
 
 /**
- * Starts a download and SIGKILLs it `ms` after its partial file exists (counting from the
- * partial, not from the spawn, so a slow machine's start-up cannot make every kill land before
- * the first byte); resolves when it is gone.
+ * Starts a download and SIGKILLs it `ms` after its partial file exists and the origin has begun
+ * sending this run's body (counting from there, not from the spawn, so a slow machine's start-up
+ * and TLS handshake cannot make every kill land before the first byte); resolves when it is gone.
  */
 function startAndKill(params: { origin: Origin; cacheDir: string; ms: number; connections: string }): Promise<void> {
   return new Promise((resolve) => {
@@ -43,12 +43,13 @@ function startAndKill(params: { origin: Origin; cacheDir: string; ms: number; co
       stdio: 'ignore',
     });
     const blobsDir = join(params.cacheDir, 'models--acme--resume', 'blobs');
+    const servedBefore = params.origin.stats.bodyBytes;
     let timer: NodeJS.Timeout | undefined;
     let done = false;
     const poll = async (): Promise<void> => {
       while (!done) {
         const names = await readdir(blobsDir).catch(() => [] as string[]);
-        if (names.some((n) => n.endsWith('.incomplete'))) {
+        if (names.some((n) => n.endsWith('.incomplete')) && params.origin.stats.bodyBytes > servedBefore) {
           timer = setTimeout(() => child.kill('SIGKILL'), Math.max(0, params.ms - 250));
           return;
         }
