@@ -32,9 +32,10 @@ function clientEnv(origin: Origin): Record<string, string> {
 }
 
 /**
- * Starts a download and SIGKILLs it `ms` after its partial file exists and the origin has begun
- * sending this run's body (counting from there, not from the spawn, so a slow machine's start-up
- * and TLS handshake cannot make every kill land before the first byte); resolves when it is gone.
+ * Starts a download and SIGKILLs it `ms` after its partial file exists (counting from the
+ * partial, not from the spawn, so a slow machine's start-up cannot make every kill land before
+ * the first byte), but never before the origin has begun sending this run's body (on a loaded
+ * machine a TLS start-up can outlast the whole window); resolves when it is gone.
  */
 function startAndKill(params: { origin: Origin; cacheDir: string; ms: number; connections: string }): Promise<void> {
   return new Promise((resolve) => {
@@ -49,12 +50,16 @@ function startAndKill(params: { origin: Origin; cacheDir: string; ms: number; co
     const poll = async (): Promise<void> => {
       while (!done) {
         const names = await readdir(blobsDir).catch(() => [] as string[]);
-        if (names.some((n) => n.endsWith('.incomplete')) && params.origin.stats.bodyBytes > servedBefore) {
-          timer = setTimeout(() => child.kill('SIGKILL'), Math.max(0, params.ms - 250));
+        if (names.some((n) => n.endsWith('.incomplete'))) {
+          timer = setTimeout(() => void killOnceSending(), Math.max(0, params.ms - 250));
           return;
         }
         await new Promise((r) => setTimeout(r, 25));
       }
+    };
+    const killOnceSending = async (): Promise<void> => {
+      while (!done && params.origin.stats.bodyBytes <= servedBefore) await new Promise((r) => setTimeout(r, 10));
+      child.kill('SIGKILL');
     };
     void poll();
     child.on('exit', () => {
