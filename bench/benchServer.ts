@@ -9,6 +9,11 @@
  *          -> nginx 127.0.0.1:<cdn port>  /cdn/lfs/<sha256> -> the file on disk
  *                                            (sendfile, Range, If-Range)
  *
+ * With `tls`, the same nginx also runs the real path of LFS bytes: a second Hub
+ * port whose redirects point at an https CDN port (TLS 1.3, a self-signed
+ * certificate for `localhost` that clients trust through NODE_EXTRA_CA_CERTS
+ * or curl --cacert), beside the http pair, so one run measures both.
+ *
  * Without nginx (CI) the node origin serves everything ('separate' CDN on a
  * second port); `kind` says which one ran. HUBCACHE_BENCH_NGINX=0 forces the
  * node origin, HUBCACHE_BENCH_NGINX=/path/to/nginx picks a binary.
@@ -20,6 +25,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createOrigin, type Origin } from '../test/helpers/origin/createOrigin.js';
+import { selfSignedCert } from '../test/helpers/origin/selfSignedCert.js';
 import type { Fixture } from '../test/helpers/origin/fixture.js';
 
 export interface BenchServer {
@@ -31,6 +37,8 @@ export interface BenchServer {
   kind: 'nginx' | 'node';
   /** Human-readable description of what served the bytes (and why, on fallback). */
   description: string;
+  /** With `tls` (nginx only): the Hub endpoint whose LFS redirects go to the https CDN. */
+  tls?: { endpoint: string; cdnUrlOf(sha256: string): string; caFile: string };
   close(): Promise<void>;
 }
 
@@ -46,13 +54,13 @@ export function findNginx(): string | undefined {
   return which.status === 0 && found ? found : undefined;
 }
 
-export async function startBenchServer(params: { workDir: string; fixture: Fixture }): Promise<BenchServer> {
+export async function startBenchServer(params: { workDir: string; fixture: Fixture; tls?: boolean }): Promise<BenchServer> {
   const nginx = findNginx();
   let fallbackReason = process.env.HUBCACHE_BENCH_NGINX === '0' ? 'nginx disabled by HUBCACHE_BENCH_NGINX=0' : 'nginx is not installed';
   if (nginx) {
     const origin = await createOrigin({ fixture: params.fixture, cdn: 'same-server' });
     try {
-      return await startNginx({ nginx, origin, workDir: params.workDir });
+      return await startNginx({ nginx, origin, workDir: params.workDir, tls: params.tls === true });
     } catch (err) {
       await origin.close();
       fallbackReason = `nginx failed to start (${(err as Error).message.split('\n')[0]})`;
@@ -69,7 +77,7 @@ export async function startBenchServer(params: { workDir: string; fixture: Fixtu
   };
 }
 
-async function startNginx(params: { nginx: string; origin: Origin; workDir: string }): Promise<BenchServer> {
+async function startNginx(params: { nginx: string; origin: Origin; workDir: string; tls: boolean }): Promise<BenchServer> {
   const { origin } = params;
   const prefix = join(params.workDir, 'nginx');
   const root = join(prefix, 'root');
@@ -88,6 +96,31 @@ async function startNginx(params: { nginx: string; origin: Origin; workDir: stri
     // origin change on the LFS redirect (a same-origin Location is followed by a metadata HEAD).
     const hubPort = await freePort();
     const cdnPort = await freePort();
+    const tlsHubPort = await freePort();
+    const tlsCdnPort = await freePort();
+    const cert = params.tls ? selfSignedCert() : undefined;
+    // The https pair: TLS 1.3 only, as the Hub's CDN negotiates with current clients; no sendfile
+    // through TLS (nginx encrypts in user space, as any CDN without kernel TLS does).
+    const tlsServers = cert
+      ? `
+  server {
+    listen 127.0.0.1:${tlsCdnPort} ssl;
+    ssl_certificate ${cert.certFile};
+    ssl_certificate_key ${cert.keyFile};
+    ssl_protocols TLSv1.3;
+    location /cdn/lfs/ { root ${root}; }
+  }
+  server {
+    listen 127.0.0.1:${tlsHubPort};
+    location / {
+      proxy_pass http://127.0.0.1:${originPort};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_redirect http://127.0.0.1:${originPort}/cdn/ https://localhost:${tlsCdnPort}/cdn/;
+    }
+  }`
+      : '';
     const conf = join(prefix, `nginx-${hubPort}.conf`);
     const errorLog = join(prefix, 'error.log');
     await writeFile(
@@ -110,7 +143,7 @@ async function startNginx(params: { nginx: string; origin: Origin; workDir: stri
       proxy_buffering off;
       proxy_redirect http://127.0.0.1:${originPort}/cdn/ http://127.0.0.1:${cdnPort}/cdn/;
     }
-  }`,
+  }${tlsServers}`,
       }),
     );
     const child = spawn(params.nginx, ['-p', prefix, '-e', errorLog, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -122,8 +155,9 @@ async function startNginx(params: { nginx: string; origin: Origin; workDir: stri
     const killOnExit = (): void => void child.kill('SIGKILL');
     process.once('exit', killOnExit);
     void exited.then(() => process.off('exit', killOnExit));
+    const ports = [hubPort, cdnPort, ...(cert ? [tlsHubPort, tlsCdnPort] : [])];
     const up = await Promise.race([
-      Promise.all([waitForPort(Number(hubPort)), waitForPort(Number(cdnPort))]).then((ok) => ok.every(Boolean)),
+      Promise.all(ports.map((port) => waitForPort(Number(port)))).then((ok) => ok.every(Boolean)),
       exited.then(() => false),
     ]);
     if (up) {
@@ -135,7 +169,10 @@ async function startNginx(params: { nginx: string; origin: Origin; workDir: stri
         endpoint: hubUrl,
         cdnUrlOf: (sha256) => `${cdnUrl}/cdn/lfs/${sha256}`,
         kind: 'nginx',
-        description: `${version} (sendfile on, ${params.nginx}) serves the LFS bytes on its own port; the node test origin answers the metadata behind an nginx proxy`,
+        description: `${version} (sendfile on, ${params.nginx}) serves the LFS bytes on its own port${cert ? ` (and over TLS 1.3 on another, self-signed certificate for localhost)` : ''}; the node test origin answers the metadata behind an nginx proxy`,
+        ...(cert
+          ? { tls: { endpoint: `http://127.0.0.1:${tlsHubPort}`, cdnUrlOf: (sha256: string) => `https://localhost:${tlsCdnPort}/cdn/lfs/${sha256}`, caFile: cert.certFile } }
+          : {}),
         close: async () => {
           await stopChild(child, exited);
           await origin.close();

@@ -12,6 +12,8 @@ import type { Bench, BenchResult } from './types.js';
 const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./scanBench.js'),
   () => import('./downloadBench.js'),
+  () => import('./downloadTlsBench.js'),
+  () => import('./tlsReceiveBench.js'),
   () => import('./verifyBench.js'),
   () => import('./rssBench.js'),
   () => import('./maintenanceBench.js'),

@@ -1,7 +1,8 @@
 /**
  * The engine choice for one GET of blob bytes: the raw socket reader for
- * http:// bodies of big files (the kernel reads into the slots), node:http
- * for the rest (https, small files, chunked bodies the raw reader hands back).
+ * bodies of big files over http and https (the kernel, or Node's TLS layer,
+ * reads into the slots), node:http/https for the rest (small files, chunked
+ * bodies the raw reader hands back).
  */
 import { hubRequest } from '../hub/hubRequest.js';
 import { rawHttpGet } from '../hub/rawHttpGet.js';
@@ -42,7 +43,7 @@ export async function openBody(params: { source: BodySource; headers: Record<str
   let token = source.token;
   const engine = source.engine ?? 'auto';
   const raw = engine === 'raw' || (engine === 'auto' && source.size >= THREADED_MIN_BYTES);
-  if (raw && new URL(url).protocol === 'http:') {
+  if (raw && ['http:', 'https:'].includes(new URL(url).protocol)) {
     const raw = await rawHttpGet({ url, token, headers, signal, bodyTimeoutMs, what: source.what });
     const response = raw.response;
     if (response && (response.contentLength !== undefined || response.status >= 300)) {
@@ -54,8 +55,8 @@ export async function openBody(params: { source: BodySource; headers: Record<str
         writeTo: (writer) => writer.receiveRaw({ response, url: response.url }),
       };
     }
-    // Not for the raw reader (an https hop, a chunked body): node:http takes it from here. An https
-    // hop leaves the http origin, so the token stays behind, as it would on any other-host redirect.
+    // Not for the raw reader (a hop to another scheme, a chunked body): node:http takes it from here.
+    // Such a hop leaves the origin, so the token stays behind, as it would on any other-host redirect.
     response?.close();
     if (raw.handOff !== undefined) {
       url = raw.handOff;

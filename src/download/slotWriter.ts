@@ -81,7 +81,7 @@ export class SlotWriter {
     await this.end();
   }
 
-  /** Body bytes from the raw socket reader: read by the kernel straight into the slots. */
+  /** Body bytes from the raw socket reader: read by the kernel (http) or decrypted by Node's TLS layer (https) straight into the slots. */
   async receiveRaw(params: { response: RawHttpResponse; url: string }): Promise<void> {
     const { response } = params;
     const { segment } = this.args;

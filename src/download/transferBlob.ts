@@ -51,9 +51,9 @@ export interface TransferBlobParams {
   onRetry?: (info: { attempt: number; delayMs: number; message: string }) => void;
   what: string;
   /**
-   * Who reads the body. `auto` (default): the raw socket reader for http:// URLs of files of at
-   * least THREADED_MIN_BYTES, node:http otherwise (https, and small files, which gain more from
-   * node:http's kept-alive connections). `raw` / `node`: that one whenever it can (tests use both).
+   * Who reads the body. `auto` (default): the raw socket reader (http and https) for files of at
+   * least THREADED_MIN_BYTES, node:http/https otherwise (small files gain more from their
+   * kept-alive connections). `raw` / `node`: that one whenever it can (tests use both).
    */
   engine?: 'auto' | 'raw' | 'node';
 }

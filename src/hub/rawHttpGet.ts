@@ -1,19 +1,23 @@
 /**
- * A GET over a plain TCP socket, for blob bodies from `http://` endpoints
- * (a mirror on the LAN, a pull-through cache, the test origin).
+ * A GET over a plain TCP or TLS socket, for blob bodies: from `http://`
+ * endpoints (a mirror on the LAN, a pull-through cache, the test origin) and
+ * from the https CDN the Hub redirects LFS files to.
  *
- * Why not node:http: its parser and streams hand a body over in 64 KiB
- * chunks, and that costs about 1.3 s of main-thread time per GiB here, more
- * than the network and the disk together. This reader has the kernel copy
- * each read straight into the caller's buffers (the hashing ring's shared
- * slots), so the bytes are never copied in JavaScript.
+ * Why not node:http/https: its parser and streams hand a body over in 16-64 KiB
+ * Buffers, and that cost about 1.3 s of main-thread time per GiB over http and
+ * 1 s more than this reader over https, more than the network and the disk
+ * together. This reader has each read land straight in the caller's buffers
+ * (the hashing ring's shared slots): over http the kernel copies into them,
+ * over https Node's TLS layer decrypts each record into them (`onread`), so
+ * the bytes are never copied in JavaScript and no Buffer is made per chunk.
  *
  * It does only what a blob download needs: redirects, and bodies framed by
  * Content-Length. Anything else is handed back to the caller, which uses
- * hubRequest: https hops (`handOff`) and chunked or unframed bodies
+ * hubRequest: other schemes (`handOff`) and chunked or unframed bodies
  * (`contentLength` undefined).
  */
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type OnReadOpts, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { HubcacheError } from '../errors.js';
 import { hopHeaders, MAX_REDIRECTS, networkError, tooManyRedirects } from './hubRequest.js';
 
@@ -55,15 +59,20 @@ export interface RawHttpResponse {
 export type RawHttpGetResult = { response: RawHttpResponse; handOff?: undefined } | { response?: undefined; handOff: string };
 
 const HEAD_LIMIT = 64 * 1024;
-/** Where reads go while the target has no room: a read is already armed when the target fills. */
+/**
+ * Where reads go while the target has no room: a read is already armed when the target fills, and
+ * over TLS the records Node already decrypted keep coming after a pause (up to one TCP read's worth).
+ */
 const SPARE_BYTES = 256 * 1024;
+/** A TLS record's plaintext: a spare with less room left than this is replaced, not split further. */
+const MIN_SPARE_READ = 16 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 export async function rawHttpGet(params: RawHttpGetParams): Promise<RawHttpGetResult> {
   let url = params.url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const target = new URL(url);
-    if (target.protocol !== 'http:') return { handOff: url };
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') return { handOff: url };
     const headers = hopHeaders({ url, firstUrl: params.url, token: params.token, headers: params.headers });
     for (const [name, value] of Object.entries(headers)) {
       // A line break would end the header early and let the rest pose as another header.
@@ -129,12 +138,13 @@ function exchange(params: RawHttpGetParams & { target: URL; headers: Record<stri
   return new Promise<RawHttpResponse>((resolveHead, rejectHead) => {
     const headBuffer = Buffer.allocUnsafe(HEAD_LIMIT);
     let headLength = 0;
-    const spare = Buffer.allocUnsafe(SPARE_BYTES);
+    let spare = Buffer.allocUnsafe(SPARE_BYTES);
+    let spareUsed = 0;
     let phase: 'head' | 'waiting' | 'body' | 'done' = 'head';
     let contentLength = 0;
     let received = 0;
-    // Body bytes that arrived but are not in the target yet (after the head, or read into `spare`).
-    let pending: Buffer | undefined;
+    // Body bytes that arrived but are not in the target yet (after the head, or read into `spare`), in order.
+    let pending: Buffer[] = [];
     let paused = false;
     let bodyTarget: BodyTarget | undefined;
     let settleBody: { resolve: () => void; reject: (err: Error) => void } | undefined;
@@ -173,15 +183,16 @@ function exchange(params: RawHttpGetParams & { target: URL; headers: Record<stri
 
     /** Moves `pending` (already counted in `received`) into the target as far as there is room; true when all of it went. */
     const drainPending = (): boolean => {
-      while (pending && pending.length > 0) {
+      for (let first = pending[0]; first !== undefined; first = pending[0]) {
         const room = targetSpace();
         if (!room) return false;
-        const n = Math.min(room.length, pending.length);
-        pending.copy(room, 0, 0, n);
+        const n = Math.min(room.length, first.length);
+        first.copy(room, 0, 0, n);
         bodyTarget?.commit(n);
-        pending = n === pending.length ? undefined : pending.subarray(n);
+        if (n === first.length) pending.shift();
+        else pending[0] = first.subarray(n);
       }
-      pending = undefined;
+      spareUsed = 0;
       return true;
     };
 
@@ -226,7 +237,7 @@ function exchange(params: RawHttpGetParams & { target: URL; headers: Record<stri
       const length = bodyLength(head);
       contentLength = length ?? 0;
       received = Math.min(rest.length, contentLength);
-      pending = rest.length > 0 ? Buffer.from(rest.subarray(0, received)) : undefined;
+      pending = received > 0 ? [Buffer.from(rest.subarray(0, received))] : [];
       phase = 'waiting';
       socket.setTimeout(0);
       resolveHead({
@@ -267,11 +278,17 @@ function exchange(params: RawHttpGetParams & { target: URL; headers: Record<stri
 
     const nextBuffer = (): Buffer => {
       if (phase === 'head' && headLength < HEAD_LIMIT) return headBuffer.subarray(headLength);
-      if (phase === 'body' && !pending) {
+      if (phase === 'body' && pending.length === 0) {
         const room = readSpace();
         if (room) return room;
       }
-      return spare;
+      // Bytes read now wait in `pending`, behind those already there: over TLS, a pause (returning
+      // false) stops the socket, but Node still hands over the records it has already decrypted.
+      if (spare.length - spareUsed < MIN_SPARE_READ) {
+        spare = Buffer.allocUnsafe(SPARE_BYTES);
+        spareUsed = 0;
+      }
+      return spare.subarray(spareUsed);
     };
 
     const onRead = (n: number, buffer: Buffer): boolean => {
@@ -279,25 +296,35 @@ function exchange(params: RawHttpGetParams & { target: URL; headers: Record<stri
         headLength += n;
         return onHead();
       }
-      if (phase !== 'body') return false;
-      if (buffer === spare) {
-        // Read while the target was full: keep no more than the body has left.
+      if (phase !== 'body' && phase !== 'waiting') return false;
+      if (buffer.buffer === spare.buffer) {
+        // Read while the target was full or not yet given: keep no more than the body has left.
+        // Where in `spare` this read landed: handed out before a drain may have reset `spareUsed`.
+        const at = buffer.byteOffset - spare.byteOffset;
         const keep = Math.min(n, contentLength - received);
-        pending = spare.subarray(0, keep);
+        if (keep > 0) pending.push(spare.subarray(at, at + keep));
+        spareUsed = Math.max(spareUsed, at + n);
         received += keep;
-      } else {
-        received += n;
-        bodyTarget?.commit(n);
+        return phase === 'body' ? proceed() : false;
       }
+      received += n;
+      bodyTarget?.commit(n);
       return proceed();
     };
 
-    const socket: Socket = connect({
-      host: target.hostname.replace(/^\[|\]$/g, ''),
-      port: Number(target.port || 80),
-      noDelay: true,
-      onread: { buffer: nextBuffer, callback: onRead },
-    });
+    const host = target.hostname.replace(/^\[|\]$/g, '');
+    const onread: OnReadOpts = { buffer: nextBuffer, callback: onRead };
+    // TLS: the default trust store plus NODE_EXTRA_CA_CERTS and the host name check, as node:https
+    // does; Node decrypts each record (16 KiB at most) straight into the buffer nextBuffer gave
+    // (`onread` is a documented tls.connect option that @types/node leaves out).
+    const tlsOptions: ConnectionOptions & { onread: OnReadOpts } = {
+      host,
+      port: Number(target.port || 443),
+      servername: isIP(host) === 0 ? host : undefined,
+      ALPNProtocols: ['http/1.1'],
+      onread,
+    };
+    const socket: Socket = target.protocol === 'https:' ? tlsConnect(tlsOptions) : connect({ host, port: Number(target.port || 80), noDelay: true, onread });
     socket.setTimeout(headersTimeoutMs);
     socket.on('timeout', () => {
       const stalled = phase === 'body';

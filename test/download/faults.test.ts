@@ -13,7 +13,9 @@ import type { Fault } from '../helpers/origin/faults.js';
 import { makeTempDir } from '../helpers/tempDir.js';
 import { runCli } from '../helpers/runCli.js';
 
-const BIG = 8 * 1024 * 1024;
+// Above THREADED_MIN_BYTES (16 MiB), so the raw reader takes the body over http and over https, as it
+// does for real model files (below it node:http/https would, and the new path would go untested).
+const BIG = 24 * 1024 * 1024;
 let origin: Origin;
 /** The same Hub with its CDN on https (self-signed, trusted through NODE_EXTRA_CA_CERTS): the real path of LFS bytes. */
 let tlsOrigin: Origin;
@@ -28,7 +30,7 @@ function faultyFixture(): Parameters<typeof createOrigin>[0]['fixture'] {
           commits: [
             {
               files: [
-                { path: 'weights.safetensors', source: { size: BIG, seed: 'faulty-8' } },
+                { path: 'weights.safetensors', source: { size: BIG, seed: 'faulty-24' } },
                 { path: 'config.json', source: '{"hidden_size": 64}' },
               ],
             },

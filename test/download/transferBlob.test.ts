@@ -1,7 +1,8 @@
 /**
  * Both body paths of transferBlob, against the origin with faults: the raw
- * socket reader (http:// files of 16 MiB and up: the CLI's concurrency and
- * resume tests go through it) and node:http (https, small files, and bodies
+ * socket reader (files of 16 MiB and up, over http and https: the CLI's fault,
+ * concurrency and resume tests go through it; its TLS edges are in
+ * test/hub/rawHttpGetTls.test.ts) and node:http (small files, and bodies
  * the raw reader hands back). Resuming a partial on both hashing paths. Plus the raw
  * reader's own edges, against hand-written servers: a head split into tiny
  * packets after an interim 103, a chunked body, a redirect to another host.

@@ -13,6 +13,8 @@ export interface SelfSignedCert {
   cert: Buffer;
   /** The certificate's path: what clients pass as their extra CA. */
   certFile: string;
+  /** The key's path (for a server configured by files, like nginx in the benches). */
+  keyFile: string;
 }
 
 let made: SelfSignedCert | undefined;
@@ -27,6 +29,6 @@ export function selfSignedCert(): SelfSignedCert {
     '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=localhost',
     '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
   ], { stdio: 'ignore' });
-  made = { key: readFileSync(keyFile), cert: readFileSync(certFile), certFile };
+  made = { key: readFileSync(keyFile), cert: readFileSync(certFile), certFile, keyFile };
   return made;
 }
