@@ -19,7 +19,11 @@ export class ByteReader {
   /** Bytes handed out so far (the stream offset of the next byte). */
   offset = 0;
 
-  constructor(private readonly chunks: AsyncIterator<Buffer>) {}
+  /**
+   * `chunks` may also read straight into a caller's buffer (`readInto`, a plain file): the bytes
+   * it would have put in its next chunk, synchronously, 0 at the end.
+   */
+  constructor(private readonly chunks: AsyncIterator<Buffer> & { readInto?: (target: Buffer) => number }) {}
 
   private async fill(): Promise<boolean> {
     while (this.pos >= this.chunk.length) {
@@ -43,6 +47,25 @@ export class ByteReader {
     this.pos = end;
     this.offset += view.length;
     return view;
+  }
+
+  /**
+   * Copies up to `target.length` bytes into `target`: what is left of the current chunk, else
+   * read by the source straight into it when it can (a blob's bytes then reach a write slot
+   * with no copy here). 0 at the end of the stream.
+   */
+  async readInto(target: Buffer): Promise<number> {
+    if (target.length === 0) return 0;
+    if (this.pos >= this.chunk.length && this.chunks.readInto && !this.done) {
+      const n = this.chunks.readInto(target);
+      if (n === 0) this.done = true;
+      this.offset += n;
+      return n;
+    }
+    const view = await this.read(target.length);
+    if (view === undefined) return 0;
+    view.copy(target);
+    return view.length;
   }
 
   /** Exactly `n` bytes, or undefined when the stream ends right here; TruncatedStreamError when it ends inside them. */

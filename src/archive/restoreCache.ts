@@ -19,6 +19,7 @@ import { MAX_REF_BYTES } from '../cache/readRefs.js';
 import { parseRepoSpec, repoFolderName, type RepoRef } from '../cache/repoId.js';
 import { CACHEDIR_TAG_NAME, repoPaths } from '../cache/repoPaths.js';
 import { isCommitHash } from '../cache/revision.js';
+import { createRingWriter, type RingTarget, type RingWriter } from '../cache/ringWriter.js';
 import { fetchBlob } from '../download/fetchBlob.js';
 import { quoteInput } from '../quoteInput.js';
 import { END_ENTRY_NAME, INDEX_ENTRY_NAME, MAX_INDEX_BYTES, parseBackupEnd, parseBackupIndex } from './backupIndex.js';
@@ -130,6 +131,15 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
   };
 
   const prepared = new Map<string, number | undefined>();
+  /** Writer and hasher threads for big blobs: started at the first, pointed at each next one, stopped at the end. */
+  let ring: RingWriter | undefined;
+  const ringFor = async (target: RingTarget): Promise<RingWriter> => {
+    if (!ring) ring = createRingWriter(target);
+    else await ring.reopen(target);
+    return ring;
+  };
+  /** Buffers for small blobs in flight, reused (at most SMALL_BLOBS_IN_FLIGHT + 1 are ever made). */
+  const smallBuffers: Buffer[] = [];
   /** Small blobs being committed and linked while the stream moves on (key -> its task). */
   const inFlight = new Map<string, Promise<void>>();
   const settleBlob = async (args: { folder: string; etag: string; name: string; size: number; result: RestoreBlobResult }): Promise<void> => {
@@ -188,7 +198,7 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
         report.skipped += 1;
         return;
       }
-      const restore = (content: RestoreBlobParams['content']): Promise<void> =>
+      const restore = (content: RestoreBlobParams['content'], ring?: RestoreBlobParams['ring']): Promise<void> =>
         restoreBlob({
           cacheDir: params.cacheDir,
           ...c.repo,
@@ -197,16 +207,29 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
           mtime: entry.mtime,
           atime: entry.atime,
           content,
+          ...(ring ? { ring } : {}),
           prepared,
           dryRun,
           onBytes: progress,
           onWaitingLock: (info) => params.onWarning?.(`${entry.name}: waiting ${Math.round(info.waitedMs / 1000)} s for the lock held by ${info.holders.map((h) => `pid ${h.pid}`).join(', ') || 'another process'}`),
         }).then((result) => settleBlob({ folder: c.folder, etag: c.etag, name: entry.name, size: entry.size, result }));
-      if (dryRun || entry.size > SMALL_BLOB_BYTES) return restore((onChunk) => reader.readContent(onChunk));
+      if (dryRun) return restore((onChunk) => reader.readContent(onChunk));
+      if (entry.size > SMALL_BLOB_BYTES) return restore((onChunk) => reader.readContent(onChunk), { fill: (target) => reader.readContentInto(target), ringFor });
       // A small blob: its bytes are read now (the stream moves on) and its commit and links, a dozen
       // file operations each waiting on libuv's pool, run beside the next ones, a few at a time.
-      const bytes = await reader.readContentBuffer();
-      const task = restore(async (onChunk) => onChunk(bytes)).finally(() => inFlight.delete(key));
+      // Into a buffer of the pool: fresh memory per blob cost more in page faults than the copy.
+      const buffer = smallBuffers.pop() ?? Buffer.allocUnsafeSlow(SMALL_BLOB_BYTES);
+      const bytes = buffer.subarray(0, entry.size);
+      try {
+        await reader.readContentFully(bytes);
+      } catch (err) {
+        smallBuffers.push(buffer);
+        throw err;
+      }
+      const task = restore(async (onChunk) => onChunk(bytes)).finally(() => {
+        inFlight.delete(key);
+        smallBuffers.push(buffer);
+      });
       // Its failure surfaces where the tasks are awaited (below or at the end), not as an unhandled rejection.
       task.catch(() => undefined);
       inFlight.set(key, task);
@@ -254,12 +277,14 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
     await Promise.allSettled(inFlight.values());
     if (!isHubcacheError(err, 'E_ARCHIVE')) {
       await input.close().catch(() => undefined);
+      await ring?.close();
       throw err;
     }
     // A cut or damaged stream: keep what was complete (already committed and linked), name the cut.
     problem(err.data.truncated === true ? 'truncated' : 'archive', String(err.data.entry ?? ''), err.message);
   }
   await input.close().catch(() => undefined);
+  await ring?.close();
   // Every small blob committed and linked before the leftovers are judged and refs merged.
   await Promise.all(inFlight.values());
 

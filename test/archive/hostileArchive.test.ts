@@ -152,6 +152,36 @@ describe('hostile archives', () => {
     expect((await runCli({ args: ['verify', '--cache-dir', inGzip.cacheDir] })).code).toBe(0);
   });
 
+  it('a big blob (written and hashed by the writer threads) cut short or with a flipped byte: refused, no partial left, the next big blob restores', async () => {
+    const first = randomBytes(3 * 1024 * 1024 + 5);
+    const second = randomBytes(2 * 1024 * 1024 + 3);
+    const etagOf = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    const entries = (a: Buffer, b: Buffer): Parameters<typeof rawTar>[0] => [
+      { name: `models--org--m/blobs/${etagOf(first)}`, content: a },
+      { name: `models--org--m/snapshots/${commit}/first.bin`, type: '2', linkname: `../../blobs/${etagOf(first)}` },
+      { name: `models--org--m/blobs/${etagOf(second)}`, content: b },
+      { name: `models--org--m/snapshots/${commit}/second.bin`, type: '2', linkname: `../../blobs/${etagOf(second)}` },
+      { name: 'models--org--m/refs/main', content: commit },
+    ];
+    const flippedFirst = Buffer.from(first);
+    flippedFirst[2 * 1024 * 1024 + 77] ^= 1;
+    const damaged = await restoreIsolated({ name: 'big-flipped', archive: rawTar(entries(flippedFirst, second)) });
+    expect(damaged.code).toBe(1);
+    expect(damaged.report.problems).toMatchObject([{ code: 'hash-mismatch', entry: `models--org--m/blobs/${etagOf(first)}` }]);
+    expect(damaged.report.blobs).toMatchObject({ written: 1, refused: 1 });
+    expect(etagOf(await readFile(join(damaged.cacheDir, 'models--org--m', 'snapshots', commit, 'second.bin')))).toBe(etagOf(second));
+    expect((await listTree(damaged.cacheDir)).filter((p) => p.includes(etagOf(first)) && !p.startsWith('.locks/'))).toEqual([]);
+    expect((await runCli({ args: ['verify', '--cache-dir', damaged.cacheDir] })).code).toBe(0);
+
+    const full = rawTar(entries(first, second));
+    const cut = await restoreIsolated({ name: 'big-cut', archive: full.subarray(0, full.indexOf(second.subarray(0, 64)) + 1024 * 1024 + 100) });
+    expect(cut.code).toBe(1);
+    expect(cut.report.problems).toMatchObject([{ code: 'truncated', entry: `models--org--m/blobs/${etagOf(second)}` }]);
+    expect(etagOf(await readFile(join(cut.cacheDir, 'models--org--m', 'snapshots', commit, 'first.bin')))).toBe(etagOf(first));
+    expect((await listTree(cut.cacheDir)).filter((p) => p.includes(etagOf(second)) && !p.startsWith('.locks/'))).toEqual([]);
+    expect((await runCli({ args: ['verify', '--cache-dir', cut.cacheDir] })).code).toBe(0);
+  });
+
   it('refuses an archive whose index is not a hubcache index, writing nothing', async () => {
     const archive = rawTar([{ name: '.locks/.hubcache/backup-index.json', content: JSON.stringify({ format: 'hubcache-backup', version: 1, repos: [{ folder: '../../etc', repoType: 'model', repoId: 'x', refs: {}, revisions: [] }] }) }, ...goodEntries()]);
     const { code, report, outside, cacheDir } = await restoreIsolated({ name: 'bad-index', archive });
