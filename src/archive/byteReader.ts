@@ -21,9 +21,10 @@ export class ByteReader {
 
   /**
    * `chunks` may also read straight into a caller's buffer (`readInto`, a plain file): the bytes
-   * it would have put in its next chunk, synchronously, 0 at the end.
+   * it would have put in its next chunk, synchronously, 0 at the end; and `skip` bytes without
+   * reading them (returns how many it could, fewer at the end).
    */
-  constructor(private readonly chunks: AsyncIterator<Buffer> & { readInto?: (target: Buffer) => number }) {}
+  constructor(private readonly chunks: AsyncIterator<Buffer> & { readInto?: (target: Buffer) => number; skip?: (n: number) => number }) {}
 
   private async fill(): Promise<boolean> {
     while (this.pos >= this.chunk.length) {
@@ -87,6 +88,22 @@ export class ByteReader {
   /** Skips exactly `n` bytes; TruncatedStreamError when the stream ends first. */
   async skip(n: number): Promise<void> {
     let left = n;
+    if (left > 0 && this.pos < this.chunk.length) {
+      const inChunk = Math.min(left, this.chunk.length - this.pos);
+      this.pos += inChunk;
+      this.offset += inChunk;
+      left -= inChunk;
+    }
+    if (left > 0 && this.chunks.skip && !this.done) {
+      // A blob already in the cache: its bytes in an archive file are passed over, not read.
+      const skipped = this.chunks.skip(left);
+      this.offset += skipped;
+      left -= skipped;
+      if (left > 0) {
+        this.done = true;
+        throw new TruncatedStreamError(this.offset);
+      }
+    }
     while (left > 0) {
       const part = await this.read(left);
       if (part === undefined) throw new TruncatedStreamError(this.offset);

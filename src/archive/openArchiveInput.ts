@@ -57,7 +57,7 @@ export async function openArchiveInput(params: OpenArchiveInputParams): Promise<
     const stream = handle.createReadStream({ highWaterMark: ARCHIVE_CHUNK_BYTES });
     return { reader: new ByteReader(gunzipChunks(stream)), gzip: true, size: undefined, close: async () => void stream.destroy() };
   }
-  return { reader: new ByteReader(new FileChunks(handle.fd)), gzip: false, size: stats.size, close: () => handle.close() };
+  return { reader: new ByteReader(new FileChunks(handle.fd, stats.size)), gzip: false, size: stats.size, close: () => handle.close() };
 }
 
 /**
@@ -71,12 +71,23 @@ class FileChunks implements AsyncIterator<Buffer> {
   private turn = 0;
   private position = 0;
 
-  constructor(private readonly fd: number) {}
+  /** `size`: the file's size when opened (an archive is not written while we read it; a read past it still ends at the real end). */
+  constructor(
+    private readonly fd: number,
+    private readonly size: number,
+  ) {}
 
   async next(): Promise<IteratorResult<Buffer>> {
     this.turn ^= 1;
     const n = this.readInto(this.buffers[this.turn] as Buffer);
     return n === 0 ? { done: true, value: undefined } : { done: false, value: (this.buffers[this.turn] as Buffer).subarray(0, n) };
+  }
+
+  /** Moves past `n` bytes without reading them; fewer at the end of the file. */
+  skip(n: number): number {
+    const skipped = Math.max(0, Math.min(n, this.size - this.position));
+    this.position += skipped;
+    return skipped;
   }
 
   /** The next bytes of the file straight into `target`; 0 at its end. */

@@ -42,6 +42,12 @@ export interface RestoreBlobParams extends RepoRef {
    * or in a dry run, `content` is used.
    */
   ring?: { fill: (target: Buffer) => Promise<number>; ringFor: (target: RingTarget) => Promise<RingWriter> };
+  /**
+   * Called once the blob's bytes are all read from `content`/`ring.fill` (or will not be: the blob is
+   * here already) and the ring is free again, before the commit: the caller may move on to the
+   * next entry while the commit and links finish. Not called when restoreBlob fails first.
+   */
+  onContentDone?: () => void;
   /** Folders made, CACHEDIR.TAG written and blobs/ modes measured earlier in this restore (blobs dir -> mode). */
   prepared: Map<string, number | undefined>;
   /** Hash the bytes, write nothing. */
@@ -81,7 +87,11 @@ export async function restoreBlob(params: RestoreBlobParams): Promise<RestoreBlo
   }
   const lock = await acquireLock({ path: paths.lock(params.etag), onWait: (info) => params.onWaitingLock?.(info) });
   try {
-    if (await isFileOfSize({ path: blobPath, size: params.size })) return { status: 'present' };
+    if (await isFileOfSize({ path: blobPath, size: params.size })) {
+      // Its bytes in the archive are skipped by the reader's next entry.
+      params.onContentDone?.();
+      return { status: 'present' };
+    }
     const partialPath = `${blobPath}.${randomBytes(4).toString('hex')}.incomplete`;
     let handle;
     try {
@@ -115,6 +125,7 @@ export async function restoreBlob(params: RestoreBlobParams): Promise<RestoreBlo
         }
         digest = hasher.digest();
       }
+      params.onContentDone?.();
       if (digest !== params.etag) {
         await unlink(partialPath).catch(() => undefined);
         return { status: 'mismatch', digest };

@@ -198,7 +198,7 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
         report.skipped += 1;
         return;
       }
-      const restore = (content: RestoreBlobParams['content'], ring?: RestoreBlobParams['ring']): Promise<void> =>
+      const restore = (content: RestoreBlobParams['content'], ring?: RestoreBlobParams['ring'], onContentDone?: () => void): Promise<void> =>
         restoreBlob({
           cacheDir: params.cacheDir,
           ...c.repo,
@@ -208,16 +208,32 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
           atime: entry.atime,
           content,
           ...(ring ? { ring } : {}),
+          ...(onContentDone ? { onContentDone } : {}),
           prepared,
           dryRun,
           onBytes: progress,
           onWaitingLock: (info) => params.onWarning?.(`${entry.name}: waiting ${Math.round(info.waitedMs / 1000)} s for the lock held by ${info.holders.map((h) => `pid ${h.pid}`).join(', ') || 'another process'}`),
         }).then((result) => settleBlob({ folder: c.folder, etag: c.etag, name: entry.name, size: entry.size, result }));
       if (dryRun) return restore((onChunk) => reader.readContent(onChunk));
-      if (entry.size > SMALL_BLOB_BYTES) return restore((onChunk) => reader.readContent(onChunk), { fill: (target) => reader.readContentInto(target), ringFor });
-      // A small blob: its bytes are read now (the stream moves on) and its commit and links, a dozen
-      // file operations each waiting on libuv's pool, run beside the next ones, a few at a time.
-      // Into a buffer of the pool: fresh memory per blob cost more in page faults than the copy.
+      // Either way, a blob's commit and links (a dozen file operations, each waiting on libuv's
+      // pool) run beside the next entries, a few blobs at a time.
+      const inBackground = async (task: Promise<void>, streamDone: Promise<void>): Promise<void> => {
+        const tracked = task.finally(() => inFlight.delete(key));
+        // Its failure surfaces where the tasks are awaited (here, below or at the end), not as an unhandled rejection.
+        tracked.catch(() => undefined);
+        inFlight.set(key, tracked);
+        // A cut stream fails the task before its bytes are all read: that surfaces here, naming the entry.
+        await Promise.race([streamDone, tracked]);
+        if (inFlight.size >= SMALL_BLOBS_IN_FLIGHT) await Promise.race(inFlight.values());
+      };
+      if (entry.size > SMALL_BLOB_BYTES) {
+        // A big blob: streamed through the ring; the next entry is read once its bytes are.
+        let contentDone = (): void => undefined;
+        const streamDone = new Promise<void>((resolve) => (contentDone = resolve));
+        const task = restore((onChunk) => reader.readContent(onChunk), { fill: (target) => reader.readContentInto(target), ringFor }, contentDone);
+        return inBackground(task, streamDone);
+      }
+      // A small blob: read now into a buffer of the pool (fresh memory per blob cost more in page faults than the copy).
       const buffer = smallBuffers.pop() ?? Buffer.allocUnsafeSlow(SMALL_BLOB_BYTES);
       const bytes = buffer.subarray(0, entry.size);
       try {
@@ -226,15 +242,10 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
         smallBuffers.push(buffer);
         throw err;
       }
-      const task = restore(async (onChunk) => onChunk(bytes)).finally(() => {
-        inFlight.delete(key);
-        smallBuffers.push(buffer);
-      });
-      // Its failure surfaces where the tasks are awaited (below or at the end), not as an unhandled rejection.
-      task.catch(() => undefined);
-      inFlight.set(key, task);
-      if (inFlight.size >= SMALL_BLOBS_IN_FLIGHT) await Promise.race(inFlight.values());
-      return;
+      return inBackground(
+        restore(async (onChunk) => onChunk(bytes)).finally(() => smallBuffers.push(buffer)),
+        Promise.resolve(),
+      );
     }
     if (c.kind === 'link') {
       if (indexed) {

@@ -139,7 +139,12 @@ export class TarReader {
   }
 
   private async finishCurrent(): Promise<void> {
-    if (this.contentLeft > 0) await this.readContent(() => undefined);
+    if (this.contentLeft > 0) {
+      // Unread content (a blob already in the cache, an entry not restored): skipped, not read, where the source can.
+      const left = this.contentLeft;
+      this.contentLeft = 0;
+      await this.guard(() => this.bytes.skip(left));
+    }
     if (this.paddingLeft > 0) {
       const padding = this.paddingLeft;
       this.paddingLeft = 0;

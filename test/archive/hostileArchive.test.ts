@@ -164,7 +164,8 @@ describe('hostile archives', () => {
       { name: 'models--org--m/refs/main', content: commit },
     ];
     const flippedFirst = Buffer.from(first);
-    flippedFirst[2 * 1024 * 1024 + 77] ^= 1;
+    const at = 2 * 1024 * 1024 + 77;
+    flippedFirst.writeUInt8(flippedFirst.readUInt8(at) ^ 1, at);
     const damaged = await restoreIsolated({ name: 'big-flipped', archive: rawTar(entries(flippedFirst, second)) });
     expect(damaged.code).toBe(1);
     expect(damaged.report.problems).toMatchObject([{ code: 'hash-mismatch', entry: `models--org--m/blobs/${etagOf(first)}` }]);
