@@ -173,7 +173,11 @@ async function writeThroughRing(args: {
       const want = Math.min(slot.buffer.length, args.size - position);
       let filled = 0;
       try {
-        while (filled < want) filled += await args.fill(slot.buffer.subarray(filled, want));
+        while (filled < want) {
+          const n = await args.fill(slot.buffer.subarray(filled, want));
+          if (n === 0) throw new Error(`restoreBlob: the blob's bytes ended ${args.size - position - filled} bytes early`);
+          filled += n;
+        }
       } catch (err) {
         ring.giveBack(slot);
         throw err;
