@@ -119,6 +119,13 @@ const bench: Bench = {
       { name: 'blob bytes', value: built.bytes, unit: 'bytes' },
       { name: 'hubcache archive bytes', value: archiveBytes, unit: 'bytes' },
     ];
+    // CPU time (user + sys, every thread) moves much less with the machine's load than wall time.
+    const runs = [['hubcache backup', backup], ['tar cf', tarCf], ['tar czf', tarCzf], ['hubcache restore', restore], ['tar xf', tarXf], ['tar xzf', tarXzf]] as const;
+    for (const [name, run] of runs) {
+      if (run.userSeconds !== undefined && run.sysSeconds !== undefined) {
+        measurements.push({ name: `${name} CPU (user + sys)`, value: Number((run.userSeconds + run.sysSeconds).toFixed(2)), unit: `s (user ${run.userSeconds.toFixed(2)}, sys ${run.sysSeconds.toFixed(2)})` });
+      }
+    }
     const rss = (run: UsageRun): number | undefined => (run.maxRssKiB !== undefined ? Math.round(run.maxRssKiB / 1024) : undefined);
     for (const [name, run] of [['hubcache backup', backup], ['hubcache restore', restore]] as const) {
       const mb = rss(run);

@@ -24,9 +24,6 @@ import { END_ENTRY_NAME, INDEX_ENTRY_NAME, INDEX_FORMAT, type BackupEnd, type Ba
 import { planBackup, type BackupBlob } from './planBackup.js';
 import { TarWriter } from './tarWriter.js';
 
-/** Read size: syscalls cost little next to the copy, and the buffer stays in the CPU cache (1 MiB was slower). */
-const READ_CHUNK_BYTES = 256 * 1024;
-
 export interface BackupCacheParams {
   cacheDir: string;
   /** A file path (written under a temp name, renamed when complete) or a stream such as process.stdout. */
@@ -134,9 +131,8 @@ async function openNoAtime(path: string): Promise<FileHandle> {
 }
 
 /**
- * One blob: header with the size of the file we opened, then its bytes, the
- * next read running while the previous chunk is written. False when the blob
- * was gone before we could open it.
+ * One blob: header with the size of the file we opened, then its bytes (the
+ * writer reads them from the handle). False when the blob was gone before we could open it.
  */
 async function copyBlob(args: { writer: TarWriter; blob: BackupBlob; onBytes: (n: number) => void }): Promise<boolean> {
   const { writer, blob } = args;
@@ -161,25 +157,10 @@ async function copyBlob(args: { writer: TarWriter; blob: BackupBlob; onBytes: (n
       mtime: Math.floor(stats.mtimeMs) / 1000,
       atime: Math.floor(stats.atimeMs) / 1000,
     });
-    // Two buffers in turn: the next read fills one while the other is written. The writer is done
-    // with a chunk when its promise settles, and fresh memory per chunk cost more in page faults than the copy.
-    const buffers = [Buffer.allocUnsafeSlow(READ_CHUNK_BYTES), Buffer.allocUnsafeSlow(READ_CHUNK_BYTES)];
-    const readInto = async (buffer: Buffer, position: number): Promise<Buffer> => {
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position);
-      return buffer.subarray(0, bytesRead);
-    };
-    let position = 0;
-    let turn = 0;
-    let next = size > 0 ? readInto(buffers[0] as Buffer, 0) : undefined;
-    while (next) {
-      let chunk = await next;
-      // Shrunk under us (damage, never a normal writer): keep the promised length with zeros; restore's hash refuses it.
-      if (chunk.length === 0) chunk = Buffer.alloc(Math.min(READ_CHUNK_BYTES, size - position));
-      position += chunk.length;
-      turn ^= 1;
-      next = position < size ? readInto(buffers[turn] as Buffer, position) : undefined;
-      await writer.writeContent(chunk);
-      args.onBytes(chunk.length);
+    try {
+      await writer.copyFile({ source: handle, size, onBytes: args.onBytes });
+    } catch (err) {
+      throw fromSystemError({ err, path: blob.path, action: 'read a blob for the backup' });
     }
     await writer.endContent(size);
     return true;

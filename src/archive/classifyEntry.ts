@@ -3,7 +3,10 @@
  * nothing we restore. Every safety rule lives here, decided on the entry's
  * name and type before any byte of it is used: absolute names, `..`, names
  * over 4096 bytes, hard links, devices, FIFOs and links that do not resolve to
- * a blob of their own repo are refused, each naming the entry. Nothing is ever
+ * a blob of their own repo are refused, each naming the entry. One kind of
+ * hard link is taken, in a plain tar only: a blob whose target is a blob entry
+ * of the same name (GNU tar stores the second name of a deduplicated blob so);
+ * the caller then copies that blob, verified, from the cache. Nothing is ever
  * written at an entry's name: what an entry becomes is rebuilt from validated
  * parts (repo folder, etag, commit, file path, ref name) by repoPaths.
  */
@@ -37,7 +40,10 @@ export type RestoreProblemCode =
   | 'archive';
 
 export type ClassifiedEntry =
-  | { kind: 'blob'; folder: string; repo: RepoRef; etag: string }
+  /** `name`: the entry's name, normalised; `prefix`: the folders above the repo folder (where its cache is in the archive). */
+  | { kind: 'blob'; folder: string; repo: RepoRef; etag: string; name: string; prefix: string }
+  /** A hard link to `target` (normalised), to be a copy of that blob entry if it is one of the same cache and name. */
+  | { kind: 'blob-copy'; folder: string; repo: RepoRef; etag: string; name: string; prefix: string; target: string }
   | { kind: 'link'; folder: string; repo: RepoRef; commit: string; path: string; etag: string }
   | { kind: 'ref'; folder: string; repo: RepoRef; name: string }
   | { kind: 'other'; name: string; why: string }
@@ -55,7 +61,8 @@ export function classifyEntry(params: { entry: TarEntry; indexed: boolean }): Cl
   if (segments.includes('..')) return refuse('unsafe-path', 'its name climbs out of the archive with ".."');
   switch (entry.type) {
     case 'hardlink':
-      return refuse('hard-link', `it is a hard link (to ${quoteInput(entry.linkname, 200)}); hard links are never restored`);
+      if (params.indexed) return refuse('hard-link', `it is a hard link (to ${quoteInput(entry.linkname, 200)}); a hubcache backup has none`);
+      break;
     case 'char-device':
     case 'block-device':
       return refuse('device', 'it is a device file');
@@ -68,6 +75,9 @@ export function classifyEntry(params: { entry: TarEntry; indexed: boolean }): Cl
   }
   const name = segments.join('/');
   const at = repoSegment({ segments, indexed: params.indexed });
+  const hardLinkRefused = (): ClassifiedEntry =>
+    refuse('hard-link', `it is a hard link (to ${quoteInput(entry.linkname, 200)}); only a second name of a blob, linking to that blob earlier in the archive, is restored`);
+  if (entry.type === 'hardlink' && (at === undefined || segments[at + 1] !== 'blobs' || segments.length !== at + 3)) return hardLinkRefused();
   if (at === undefined) {
     if (entry.type === 'symlink' && !linkStaysInside({ name, target: entry.linkname })) return refuse('link-escapes', `it is a link to ${quoteInput(entry.linkname, 200)}, outside the archive`);
     return { kind: 'other', name, why: 'not part of a hub cache repo' };
@@ -82,7 +92,13 @@ export function classifyEntry(params: { entry: TarEntry; indexed: boolean }): Cl
     if (entry.type === 'symlink') return refuse('link-escapes', `a blob must be a file, and this is a link to ${quoteInput(entry.linkname, 200)}`);
     if (blobName.endsWith('.incomplete') || blobName.endsWith('.downloadInProgress')) return { kind: 'other', name, why: 'a partial download' };
     if (!hashAlgorithmForBlobName({ name: blobName })) return refuse('unverifiable-blob', 'its name is not a sha256 or git-sha1, so its content cannot be verified');
-    return { kind: 'blob', folder, repo, etag: blobName };
+    const prefix = segments.slice(0, at).join('/');
+    if (entry.type === 'hardlink') {
+      const target = entry.linkname.split('/').filter((s) => s !== '' && s !== '.');
+      if (entry.linkname.startsWith('/') || target.includes('..')) return hardLinkRefused();
+      return { kind: 'blob-copy', folder, repo, etag: blobName, name, prefix, target: target.join('/') };
+    }
+    return { kind: 'blob', folder, repo, etag: blobName, name, prefix };
   }
   if (part === 'snapshots' && rest.length >= 3) {
     const commit = rest[1] as string;

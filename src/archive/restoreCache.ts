@@ -19,9 +19,11 @@ import { MAX_REF_BYTES } from '../cache/readRefs.js';
 import { parseRepoSpec, repoFolderName, type RepoRef } from '../cache/repoId.js';
 import { CACHEDIR_TAG_NAME, repoPaths } from '../cache/repoPaths.js';
 import { isCommitHash } from '../cache/revision.js';
+import { createRingWriter, type RingTarget, type RingWriter } from '../cache/ringWriter.js';
 import { fetchBlob } from '../download/fetchBlob.js';
 import { quoteInput } from '../quoteInput.js';
 import { END_ENTRY_NAME, INDEX_ENTRY_NAME, MAX_INDEX_BYTES, parseBackupEnd, parseBackupIndex } from './backupIndex.js';
+import { blobCopySource, type BlobEntries } from './blobCopySource.js';
 import { classifyEntry, type RestoreProblemCode } from './classifyEntry.js';
 import { openArchiveInput } from './openArchiveInput.js';
 import { indexRepos, type IndexedRepo, type PendingLink } from './indexedRepos.js';
@@ -130,6 +132,16 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
   };
 
   const prepared = new Map<string, number | undefined>();
+  /** Writer and hasher threads for big blobs: started at the first, pointed at each next one, stopped at the end. */
+  let ring: RingWriter | undefined;
+  const ringFor = async (target: RingTarget): Promise<RingWriter> => {
+    if (!ring) ring = createRingWriter(target);
+    else await ring.reopen(target);
+    return ring;
+  };
+  const blobEntries: BlobEntries = new Map();
+  /** Buffers for small blobs in flight, reused (at most SMALL_BLOBS_IN_FLIGHT + 1 are ever made). */
+  const smallBuffers: Buffer[] = [];
   /** Small blobs being committed and linked while the stream moves on (key -> its task). */
   const inFlight = new Map<string, Promise<void>>();
   const settleBlob = async (args: { folder: string; etag: string; name: string; size: number; result: RestoreBlobResult }): Promise<void> => {
@@ -169,13 +181,15 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
       report.skipped += 1;
       return;
     }
+    // Every blob entry of a plain tar, by name, for hard links to it (restored or not).
+    if (c.kind === 'blob' && !index) blobEntries.set(c.name, { folder: c.folder, repo: c.repo, etag: c.etag, prefix: c.prefix, size: entry.size });
     if (selected && !selected.has(c.folder)) {
       report.skipped += 1;
       return;
     }
     const indexed = index?.get(c.folder);
     if (index && !indexed) return problem('not-in-index', entry.name, `${quoteInput(entry.name, 200)}: its repo is not listed in the archive's index`);
-    if (c.kind === 'blob') {
+    if (c.kind === 'blob' || c.kind === 'blob-copy') {
       const key = keyOf(c.folder, c.etag);
       const expected = indexed?.blobs.get(c.etag);
       if (indexed && expected === undefined) return problem('not-in-index', entry.name, `${quoteInput(entry.name, 200)}: this blob is not listed in the archive's index`);
@@ -188,30 +202,64 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
         report.skipped += 1;
         return;
       }
-      const restore = (content: RestoreBlobParams['content']): Promise<void> =>
+      const restore = (args: { size: number; content: RestoreBlobParams['content']; ring?: RestoreBlobParams['ring']; onContentDone?: () => void }): Promise<void> =>
         restoreBlob({
           cacheDir: params.cacheDir,
           ...c.repo,
           etag: c.etag,
-          size: entry.size,
           mtime: entry.mtime,
           atime: entry.atime,
-          content,
+          ...args,
           prepared,
           dryRun,
           onBytes: progress,
           onWaitingLock: (info) => params.onWarning?.(`${entry.name}: waiting ${Math.round(info.waitedMs / 1000)} s for the lock held by ${info.holders.map((h) => `pid ${h.pid}`).join(', ') || 'another process'}`),
-        }).then((result) => settleBlob({ folder: c.folder, etag: c.etag, name: entry.name, size: entry.size, result }));
-      if (dryRun || entry.size > SMALL_BLOB_BYTES) return restore((onChunk) => reader.readContent(onChunk));
-      // A small blob: its bytes are read now (the stream moves on) and its commit and links, a dozen
-      // file operations each waiting on libuv's pool, run beside the next ones, a few at a time.
-      const bytes = await reader.readContentBuffer();
-      const task = restore(async (onChunk) => onChunk(bytes)).finally(() => inFlight.delete(key));
-      // Its failure surfaces where the tasks are awaited (below or at the end), not as an unhandled rejection.
-      task.catch(() => undefined);
-      inFlight.set(key, task);
-      if (inFlight.size >= SMALL_BLOBS_IN_FLIGHT) await Promise.race(inFlight.values());
-      return;
+        }).then((result) => settleBlob({ folder: c.folder, etag: c.etag, name: entry.name, size: args.size, result }));
+      // A blob's commit and links (a dozen file operations, each waiting on libuv's pool) run
+      // beside the next entries, a few blobs at a time.
+      const inBackground = async (task: Promise<void>, streamDone: Promise<void>): Promise<void> => {
+        const tracked = task.finally(() => inFlight.delete(key));
+        // Its failure surfaces where the tasks are awaited (here, below or at the end), not as an unhandled rejection.
+        tracked.catch(() => undefined);
+        inFlight.set(key, tracked);
+        // A cut stream fails the task before its bytes are all read: that surfaces here, naming the entry.
+        await Promise.race([streamDone, tracked]);
+        if (inFlight.size >= SMALL_BLOBS_IN_FLIGHT) await Promise.race(inFlight.values());
+      };
+      if (c.kind === 'blob-copy') {
+        // A second name of a blob (a hard link in a tar of a deduplicated cache): a copy of that
+        // blob as restored here, hashed again while it is written.
+        const source = await blobCopySource({ entry: c, blobEntries, inFlight, available, keyOf, cacheDir: params.cacheDir, selected });
+        if ('refused' in source) {
+          refusedBlobs.add(key);
+          report.blobs.refused += 1;
+          return problem('hard-link', entry.name, `${quoteInput(entry.name, 200)}: ${source.refused}`);
+        }
+        if (dryRun) return settleBlob({ folder: c.folder, etag: c.etag, name: entry.name, size: source.size, result: { status: 'verified' } });
+        return inBackground(restore({ size: source.size, content: source.content }), Promise.resolve());
+      }
+      const size = entry.size;
+      if (dryRun) return restore({ size, content: (onChunk) => reader.readContent(onChunk) });
+      if (size > SMALL_BLOB_BYTES) {
+        // A big blob: streamed through the ring; the next entry is read once its bytes are.
+        let contentDone = (): void => undefined;
+        const streamDone = new Promise<void>((resolve) => (contentDone = resolve));
+        const task = restore({ size, content: (onChunk) => reader.readContent(onChunk), ring: { fill: (target) => reader.readContentInto(target), ringFor }, onContentDone: contentDone });
+        return inBackground(task, streamDone);
+      }
+      // A small blob: read now into a buffer of the pool (fresh memory per blob cost more in page faults than the copy).
+      const buffer = smallBuffers.pop() ?? Buffer.allocUnsafeSlow(SMALL_BLOB_BYTES);
+      const bytes = buffer.subarray(0, size);
+      try {
+        await reader.readContentFully(bytes);
+      } catch (err) {
+        smallBuffers.push(buffer);
+        throw err;
+      }
+      return inBackground(
+        restore({ size, content: async (onChunk) => onChunk(bytes) }).finally(() => smallBuffers.push(buffer)),
+        Promise.resolve(),
+      );
     }
     if (c.kind === 'link') {
       if (indexed) {
@@ -254,12 +302,14 @@ export async function restoreCache(params: RestoreCacheParams): Promise<RestoreR
     await Promise.allSettled(inFlight.values());
     if (!isHubcacheError(err, 'E_ARCHIVE')) {
       await input.close().catch(() => undefined);
+      await ring?.close();
       throw err;
     }
     // A cut or damaged stream: keep what was complete (already committed and linked), name the cut.
     problem(err.data.truncated === true ? 'truncated' : 'archive', String(err.data.entry ?? ''), err.message);
   }
   await input.close().catch(() => undefined);
+  await ring?.close();
   // Every small blob committed and linked before the leftovers are judged and refs merged.
   await Promise.all(inFlight.values());
 

@@ -12,7 +12,8 @@
  * socket reader filling the slots, loopback from nginx; curl took 1.8-3.0 s).
  *
  * The bytes already on disk when resuming (the prefix) are hashed from the
- * file first; the writer only ever writes after it.
+ * file first; the writer only ever writes after it. A ring can be pointed at
+ * another file (reopen), so a restore of many blobs starts its threads once.
  */
 import { Worker } from 'node:worker_threads';
 import type { HashAlgorithm } from './etag.js';
@@ -33,8 +34,23 @@ export interface RingWriter {
   giveBack(slot: RingSlot): void;
   /** The digest of the prefix and every submitted slot, in submission order. */
   finish(): Promise<string | undefined>;
+  /**
+   * Points the ring at another file, hashed the same way or not at all as the first one (with or
+   * without `algorithm`), so one ring and its two threads serve file after file (a restore writes
+   * hundreds; each thread costs tens of milliseconds of CPU to start). Every submitted slot must
+   * have settled and `finish` been called for the previous file; a failure of the previous file is forgotten.
+   */
+  reopen(params: RingTarget): Promise<void>;
   /** Stops the worker; once this settles, no write of this ring can land in the file any more. */
   close(): Promise<void>;
+}
+
+/** The file a ring writes (and hashes): an existing file, written from `prefixBytes` on. */
+export interface RingTarget {
+  path: string;
+  prefixBytes: number;
+  algorithm: HashAlgorithm | undefined;
+  size: number;
 }
 
 const SLOT_BYTES = 1024 * 1024;
@@ -45,36 +61,55 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const crypto = require('node:crypto');
-const { role, sab, slotBytes, path, prefix, algorithm, size } = workerData;
+const { role, sab, slotBytes } = workerData;
 const WRITE_PIECE = 65536;
 let hash;
 let failure;
 let fd;
 const failWith = (err) => { failure = { message: String(err && err.message || err), code: err && err.code }; };
-try {
-  if (role === 'write') {
-    fd = fs.openSync(path, 'r+');
-  } else {
-    hash = crypto.createHash(algorithm === 'sha256' ? 'sha256' : 'sha1');
-    if (algorithm !== 'sha256') hash.update('blob ' + size + '\\0');
-    if (prefix > 0) {
-      fd = fs.openSync(path, 'r');
-      const buffer = Buffer.allocUnsafe(65536);
-      let done = 0;
-      while (done < prefix) {
-        const n = fs.readSync(fd, buffer, 0, Math.min(buffer.length, prefix - done), done);
-        if (n <= 0) throw new Error('partial file shorter than its recorded progress');
-        hash.update(buffer.subarray(0, n));
-        done += n;
-      }
-      fs.closeSync(fd);
+// Points this thread at a file: at start, and again for each file when the ring is reused (reopen).
+function target({ path, prefix, algorithm, size }) {
+  failure = undefined;
+  hash = undefined;
+  try {
+    if (fd !== undefined) {
+      const previous = fd;
+      fd = undefined;
+      fs.closeSync(previous);
     }
+    if (role === 'write') {
+      fd = fs.openSync(path, 'r+');
+    } else if (algorithm) {
+      hash = crypto.createHash(algorithm === 'sha256' ? 'sha256' : 'sha1');
+      if (algorithm !== 'sha256') hash.update('blob ' + size + '\\0');
+      if (prefix > 0) {
+        const prefixFd = fs.openSync(path, 'r');
+        try {
+          const buffer = Buffer.allocUnsafe(65536);
+          let done = 0;
+          while (done < prefix) {
+            const n = fs.readSync(prefixFd, buffer, 0, Math.min(buffer.length, prefix - done), done);
+            if (n <= 0) throw new Error('partial file shorter than its recorded progress');
+            hash.update(buffer.subarray(0, n));
+            done += n;
+          }
+        } finally {
+          fs.closeSync(prefixFd);
+        }
+      }
+    }
+  } catch (err) {
+    failWith(err);
   }
-} catch (err) {
-  failWith(err);
 }
+target(workerData);
 const view = Buffer.from(sab);
 parentPort.on('message', (msg) => {
+  if (msg.target) {
+    target(msg.target);
+    parentPort.postMessage(failure ? { id: msg.id, error: failure } : { id: msg.id });
+    return;
+  }
   if (msg.finish) {
     parentPort.postMessage(failure ? { id: msg.id, error: failure } : { id: msg.id, digest: hash.digest('hex') });
     return;
@@ -141,7 +176,7 @@ function asError(error: { message: string; code?: string }): Error {
   return Object.assign(new Error(error.message), error.code ? { code: error.code } : {});
 }
 
-export function createRingWriter(params: { path: string; prefixBytes: number; algorithm: HashAlgorithm | undefined; size: number }): RingWriter {
+export function createRingWriter(params: RingTarget): RingWriter {
   const sab = new SharedArrayBuffer(SLOT_BYTES * SLOTS);
   const slots: RingSlot[] = Array.from({ length: SLOTS }, (_, index) => ({ index, buffer: Buffer.from(sab, index * SLOT_BYTES, SLOT_BYTES) }));
   const free: number[] = slots.map((s) => s.index);
@@ -180,6 +215,12 @@ export function createRingWriter(params: { path: string; prefixBytes: number; al
       const reply = await hasher.request({ finish: true });
       if (reply.error) throw asError(reply.error);
       return reply.digest;
+    },
+    async reopen(next) {
+      if ((next.algorithm === undefined) !== (hasher === undefined)) throw new Error('createRingWriter: reopen must hash (or not) like the ring was created to');
+      const message = { target: { path: next.path, prefix: next.prefixBytes, algorithm: next.algorithm, size: next.size } };
+      const replies = await Promise.all([writer.request(message), hasher?.request(message)]);
+      for (const reply of replies) if (reply?.error) throw asError(reply.error);
     },
     async close() {
       await Promise.all([writer.terminate(), hasher?.terminate()]);

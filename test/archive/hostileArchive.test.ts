@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -150,6 +150,71 @@ describe('hostile archives', () => {
     expect(inGzip.code).toBe(1);
     expect(inGzip.report.problems.some((p: { code: string }) => p.code === 'truncated')).toBe(true);
     expect((await runCli({ args: ['verify', '--cache-dir', inGzip.cacheDir] })).code).toBe(0);
+  });
+
+  it('a big blob (written and hashed by the writer threads) cut short or with a flipped byte: refused, no partial left, the next big blob restores', async () => {
+    const first = randomBytes(3 * 1024 * 1024 + 5);
+    const second = randomBytes(2 * 1024 * 1024 + 3);
+    const etagOf = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    const entries = (a: Buffer, b: Buffer): Parameters<typeof rawTar>[0] => [
+      { name: `models--org--m/blobs/${etagOf(first)}`, content: a },
+      { name: `models--org--m/snapshots/${commit}/first.bin`, type: '2', linkname: `../../blobs/${etagOf(first)}` },
+      { name: `models--org--m/blobs/${etagOf(second)}`, content: b },
+      { name: `models--org--m/snapshots/${commit}/second.bin`, type: '2', linkname: `../../blobs/${etagOf(second)}` },
+      { name: 'models--org--m/refs/main', content: commit },
+    ];
+    const flippedFirst = Buffer.from(first);
+    const at = 2 * 1024 * 1024 + 77;
+    flippedFirst.writeUInt8(flippedFirst.readUInt8(at) ^ 1, at);
+    const damaged = await restoreIsolated({ name: 'big-flipped', archive: rawTar(entries(flippedFirst, second)) });
+    expect(damaged.code).toBe(1);
+    expect(damaged.report.problems).toMatchObject([{ code: 'hash-mismatch', entry: `models--org--m/blobs/${etagOf(first)}` }]);
+    expect(damaged.report.blobs).toMatchObject({ written: 1, refused: 1 });
+    expect(etagOf(await readFile(join(damaged.cacheDir, 'models--org--m', 'snapshots', commit, 'second.bin')))).toBe(etagOf(second));
+    expect((await listTree(damaged.cacheDir)).filter((p) => p.includes(etagOf(first)) && !p.startsWith('.locks/'))).toEqual([]);
+    expect((await runCli({ args: ['verify', '--cache-dir', damaged.cacheDir] })).code).toBe(0);
+
+    const full = rawTar(entries(first, second));
+    const cut = await restoreIsolated({ name: 'big-cut', archive: full.subarray(0, full.indexOf(second.subarray(0, 64)) + 1024 * 1024 + 100) });
+    expect(cut.code).toBe(1);
+    expect(cut.report.problems).toMatchObject([{ code: 'truncated', entry: `models--org--m/blobs/${etagOf(second)}` }]);
+    expect(etagOf(await readFile(join(cut.cacheDir, 'models--org--m', 'snapshots', commit, 'first.bin')))).toBe(etagOf(first));
+    expect((await listTree(cut.cacheDir)).filter((p) => p.includes(etagOf(second)) && !p.startsWith('.locks/'))).toEqual([]);
+    expect((await runCli({ args: ['verify', '--cache-dir', cut.cacheDir] })).code).toBe(0);
+  });
+
+  it('takes a hard link only as the second name of a blob earlier in the same cache, with the same name', async () => {
+    const other = Buffer.from('other weights');
+    const otherEtag = sha256(other);
+    const archive = rawTar([
+      ...goodEntries(),
+      // Refused: to a blob of another name, to a blob not (yet) in the archive, to one of another cache, out of the archive.
+      { name: `models--org--x/blobs/${otherEtag}`, type: '1', linkname: `models--org--m/blobs/${goodEtag}` },
+      { name: `models--org--y/blobs/${otherEtag}`, type: '1', linkname: `models--org--z/blobs/${otherEtag}` },
+      { name: `other/hub/models--org--y/blobs/${goodEtag}`, type: '1', linkname: `models--org--m/blobs/${goodEtag}` },
+      { name: `models--org--y/blobs/${goodEtag}`, type: '1', linkname: `../models--org--m/blobs/${goodEtag}` },
+      { name: `models--org--y/snapshots/${commit}/w.bin`, type: '1', linkname: `models--org--m/snapshots/${commit}/w.bin` },
+      // Taken: a second name of the good blob, in another repo of the same cache.
+      { name: `./models--org--k/blobs/${goodEtag}`, type: '1', linkname: `./models--org--m/blobs/${goodEtag}` },
+      { name: `models--org--k/snapshots/${commit}/w.bin`, type: '2', linkname: `../../blobs/${goodEtag}` },
+      { name: 'models--org--k/refs/main', content: commit },
+    ]);
+    const { code, report, outside, cacheDir } = await restoreIsolated({ name: 'hard-links', archive });
+    expect(code).toBe(1);
+    expect(outside).toEqual([]);
+    expect(report.problems.map((p: { code: string; entry: string }) => `${p.code} ${p.entry}`)).toEqual([
+      `hard-link models--org--x/blobs/${otherEtag}`,
+      `hard-link models--org--y/blobs/${otherEtag}`,
+      `hard-link other/hub/models--org--y/blobs/${goodEtag}`,
+      `hard-link models--org--y/blobs/${goodEtag}`,
+      `hard-link models--org--y/snapshots/${commit}/w.bin`,
+    ]);
+    expect(report.blobs).toMatchObject({ written: 2 });
+    expect(await readFile(join(cacheDir, 'models--org--k', 'snapshots', commit, 'w.bin'), 'utf8')).toBe('good weights');
+    // A copy, not a second name of the first blob.
+    const [first, second] = await Promise.all(['m', 'k'].map((r) => stat(join(cacheDir, `models--org--${r}`, 'blobs', goodEtag))));
+    expect(second!.ino).not.toBe(first!.ino);
+    expect((await runCli({ args: ['verify', '--cache-dir', cacheDir] })).code).toBe(0);
   });
 
   it('refuses an archive whose index is not a hubcache index, writing nothing', async () => {

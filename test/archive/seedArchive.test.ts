@@ -6,11 +6,11 @@
  * an archive is refused and named.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildSampleCache, type BuiltCache } from '../helpers/cacheBuilder.js';
+import { buildCache, buildSampleCache, fakeCommit, type BuiltCache } from '../helpers/cacheBuilder.js';
 import { pythonHub, pythonScan } from '../helpers/pythonHub.js';
 import { runCli } from '../helpers/runCli.js';
 import { makeTempDir } from '../helpers/tempDir.js';
@@ -34,6 +34,9 @@ beforeAll(async () => {
   seedArchive = join(root, 'seed.tgz');
 });
 
+// GNU tar keeps mtimes to the second and no atimes; the partial download stays behind: compare everything else.
+const strip = (ls: unknown): unknown => JSON.parse(JSON.stringify(ls, (key, value) => (key === 'lastAccessed' || key === 'lastModified' || key === 'incomplete' ? undefined : value)));
+
 describe('restore of a seed-style tar czf of an HF_HOME', () => {
   it('restores into an empty cache and verifies; ls and scans equal the original', async () => {
     if (!hasGnuTar()) return void console.warn('GNU tar not found: skipped');
@@ -45,8 +48,6 @@ describe('restore of a seed-style tar czf of an HF_HOME', () => {
     expect(restore.json()).toMatchObject({ format: 'plain-tar', gzip: true, ok: true, blobs: { written: 6, refused: 0 } });
     const verify = await runCli({ args: ['verify', '--json', '--cache-dir', target] });
     expect(verify.code, verify.stdout).toBe(0);
-    // GNU tar keeps mtimes to the second and no atimes; the partial download stays behind: compare everything else.
-    const strip = (ls: unknown): unknown => JSON.parse(JSON.stringify(ls, (key, value) => (key === 'lastAccessed' || key === 'lastModified' || key === 'incomplete' ? undefined : value)));
     expect(strip(await lsForCompare(target))).toEqual(strip(await lsForCompare(source.cacheDir)));
     expect(await hfjsScan(target)).toEqual(await hfjsScan(source.cacheDir));
     const python = pythonHub();
@@ -69,5 +70,42 @@ describe('restore of a seed-style tar czf of an HF_HOME', () => {
     expect(report.problems).toEqual([expect.objectContaining({ code: 'hash-mismatch', entry: expect.stringContaining(`models--org--model/blobs/${onnx.etag}`) })]);
     expect(report.blobs).toMatchObject({ written: 5, refused: 1 });
     expect((await runCli({ args: ['verify', '--cache-dir', target] })).code).toBe(0);
+  });
+
+  it('restores a tar czf of a deduplicated cache: a hard-linked second name of a blob becomes a verified copy', async () => {
+    if (!hasGnuTar()) return void console.warn('GNU tar not found: skipped');
+    const hub = join(root, 'dedup', 'hub');
+    const weights = Buffer.alloc(3 * 1024 * 1024 + 11, 5);
+    const shared = { 'model.safetensors': weights, 'config.json': '{"same": true}' };
+    const built = await buildCache({
+      cacheDir: hub,
+      repos: [
+        { repoId: 'org/base', revisions: [{ commit: fakeCommit('base'), refs: ['main'], files: shared }] },
+        { repoId: 'org/copy', revisions: [{ commit: fakeCommit('copy'), refs: ['main'], files: { ...shared, 'own.txt': 'own' } }] },
+      ],
+    });
+    // What `hubcache dedupe` leaves: the second repo's blobs are hard links to the first's.
+    for (const file of ['model.safetensors', 'config.json']) {
+      const first = built.repos[0]!.revisions[0]!.files[file]!.blobPath;
+      const second = built.repos[1]!.revisions[0]!.files[file]!.blobPath;
+      await rm(second);
+      await link(first, second);
+      expect((await stat(second)).ino).toBe((await stat(first)).ino);
+    }
+    const archive = join(root, 'dedup.tgz');
+    const tar = spawnSync('/bin/tar', ['czf', archive, '-C', join(root, 'dedup'), 'hub'], { encoding: 'utf8' });
+    expect(tar.status, tar.stderr).toBe(0);
+    // GNU tar stored each second name as a hard link (type 1), not as content.
+    const listing = spawnSync('/bin/tar', ['tvzf', archive], { encoding: 'utf8' }).stdout;
+    expect(listing.split('\n').filter((line) => line.startsWith('h'))).toHaveLength(2);
+
+    const target = join(root, 'dedup-restored');
+    const restore = await runCli({ args: ['restore', archive, '--json', '--cache-dir', target] });
+    expect(restore.code, restore.stdout + restore.stderr).toBe(0);
+    expect(restore.json()).toMatchObject({ format: 'plain-tar', ok: true, blobs: { written: 5, refused: 0 }, problems: [] });
+    expect((await runCli({ args: ['verify', '--cache-dir', target] })).code).toBe(0);
+    expect(strip(await lsForCompare(target))).toEqual(strip(await lsForCompare(hub)));
+    expect(await hfjsScan(target)).toEqual(await hfjsScan(hub));
+
   });
 });
