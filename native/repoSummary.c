@@ -156,6 +156,13 @@ static int read_dents(int fd, dents_t *out) {
   }
 }
 
+/* read_dents for a job: out of memory fails the job, any other error declines the repo to the JavaScript walk. */
+static void read_dents_for(job_t *job, int fd, dents_t *out) {
+  int err = read_dents(fd, out);
+  if (err == ENOMEM) out_of_memory(job);
+  else if (err) decline(job);
+}
+
 struct linux_dirent64 {
   uint64_t d_ino;
   int64_t d_off;
@@ -213,11 +220,7 @@ static void read_blobs(job_t *job) {
   int fd = open_layout_dir(job, "blobs", &missing);
   if (fd < 0) return;
   dents_t dents;
-  int err = read_dents(fd, &dents);
-  if (err) {
-    if (err == ENOMEM) out_of_memory(job);
-    else decline(job);
-  }
+  read_dents_for(job, fd, &dents);
   struct linux_dirent64 *d;
   size_t count = 0;
   if (!job->declined) FOR_EACH_DENT(d, dents) count++;
@@ -313,11 +316,7 @@ static void read_ref(job_t *job, int dirfd, const char *name, const char *ref_na
 /* refs/, recursively (refs/refs/pr/1), as readRefsSync walks it. `prefix` is the ref name so far. */
 static void read_refs(job_t *job, int fd, char *prefix, size_t prefix_len, int depth) {
   dents_t dents;
-  int err = read_dents(fd, &dents);
-  if (err) {
-    if (err == ENOMEM) out_of_memory(job);
-    else decline(job);
-  }
+  read_dents_for(job, fd, &dents);
   struct linux_dirent64 *d;
   if (!job->declined) {
     FOR_EACH_DENT(d, dents) {
@@ -354,11 +353,7 @@ static void read_refs(job_t *job, int fd, char *prefix, size_t prefix_len, int d
  */
 static void tally_folder(job_t *job, int fd, int depth) {
   dents_t dents;
-  int err = read_dents(fd, &dents);
-  if (err) {
-    if (err == ENOMEM) out_of_memory(job);
-    else decline(job);
-  }
+  read_dents_for(job, fd, &dents);
   struct linux_dirent64 *d;
   if (!job->declined) {
     FOR_EACH_DENT(d, dents) {
@@ -407,11 +402,7 @@ static void read_snapshots(job_t *job) {
   int fd = open_layout_dir(job, "snapshots", &missing);
   if (fd < 0) return;
   dents_t dents;
-  int err = read_dents(fd, &dents);
-  if (err) {
-    if (err == ENOMEM) out_of_memory(job);
-    else decline(job);
-  }
+  read_dents_for(job, fd, &dents);
   struct linux_dirent64 *d;
   if (!job->declined) {
     FOR_EACH_DENT(d, dents) {
