@@ -20,13 +20,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "listTree.h"
 
 /* Entry kinds; src/cache/dirListing.ts names the same numbers. */
@@ -253,13 +253,8 @@ typedef struct {
   int declined; /* the JavaScript walker must list it */
 } job_t;
 
-typedef struct {
-  job_t *jobs;
-  size_t count;
-  size_t next; /* the next job to take, shared by the threads */
-} batch_t;
-
-static void list_one(job_t *job) {
+static void list_one(void *arg) {
+  job_t *job = arg;
   int fd = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     /* Missing: an empty listing (readDirOrWarn's rule). Anything else is a warning the JavaScript walker words. */
@@ -269,15 +264,6 @@ static void list_one(job_t *job) {
   walk(&job->walk, fd, 0);
   if (job->walk.failed && job->walk.failed != ENOMEM) job->declined = 1;
 }
-
-static void *run_jobs(void *arg) {
-  batch_t *batch = arg;
-  size_t i;
-  while ((i = __atomic_fetch_add(&batch->next, 1, __ATOMIC_RELAXED)) < batch->count) list_one(&batch->jobs[i]);
-  return NULL;
-}
-
-#define MAX_THREADS 8
 
 /*
  * listTrees(dirs, recursive, skipName, threads) -> one result per dir:
@@ -310,34 +296,13 @@ static napi_value js_list_trees(napi_env env, napi_callback_info info) {
     return NULL;
   }
   for (uint32_t i = 0; i < count; i++) {
-    napi_value item;
-    size_t len = 0;
     jobs[i].walk.recursive = recursive;
     jobs[i].walk.skip = skip_type == napi_string ? skip : NULL;
-    if (napi_get_element(env, argv[0], i, &item) != napi_ok || napi_get_value_string_utf8(env, item, NULL, 0, &len) != napi_ok) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "listTrees: dirs must be strings");
-      goto done;
-    }
-    jobs[i].dir = malloc(len + 1);
-    if (!jobs[i].dir) {
-      napi_throw_error(env, "ENOMEM", "listTrees: out of memory");
-      goto done;
-    }
-    napi_get_value_string_utf8(env, item, jobs[i].dir, len + 1, &len);
     /* A NUL inside the path (Node would refuse it): the JavaScript walker decides. */
-    if (strlen(jobs[i].dir) != len) jobs[i].declined = 1;
+    jobs[i].dir = batch_path_at(env, argv[0], i, "listTrees: dirs must be strings", "listTrees: out of memory", &jobs[i].declined);
+    if (!jobs[i].dir) goto done;
   }
-
-  batch_t batch = {jobs, count, 0};
-  pthread_t helpers[MAX_THREADS];
-  int started = 0;
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
-  for (int t = 1; t < threads && (size_t)t < count; t++) {
-    /* A helper that cannot start leaves its share to the others. */
-    if (pthread_create(&helpers[started], NULL, run_jobs, &batch) == 0) started++;
-  }
-  run_jobs(&batch);
-  for (int t = 0; t < started; t++) pthread_join(helpers[t], NULL);
+  run_batch(jobs, count, sizeof *jobs, list_one, threads);
 
   napi_value undefined, out;
   if (napi_get_undefined(env, &undefined) != napi_ok || napi_create_array_with_length(env, count, &out) != napi_ok) goto done;

@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,13 +28,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "repoSummary.h"
 
 /* Deeper than any model repo; past it the JavaScript walk (unbounded) takes over. */
 #define MAX_DEPTH 64
 /* readRefs.ts's MAX_REF_BYTES. */
 #define MAX_REF_BYTES 4096
-#define MAX_THREADS 8
 
 typedef struct {
   char *data;
@@ -440,18 +439,9 @@ static void summarize(job_t *job) {
   if (!job->declined) read_snapshots(job);
 }
 
-typedef struct {
-  job_t *jobs;
-  size_t count;
-  size_t next; /* the next job to take, shared by the threads */
-} batch_t;
-
-static void *run_jobs(void *arg) {
-  batch_t *batch = arg;
-  size_t i;
-  while ((i = __atomic_fetch_add(&batch->next, 1, __ATOMIC_RELAXED)) < batch->count)
-    if (!batch->jobs[i].declined) summarize(&batch->jobs[i]);
-  return NULL;
+static void summarize_unless_declined(void *arg) {
+  job_t *job = arg;
+  if (!job->declined) summarize(job);
 }
 
 /*
@@ -526,32 +516,11 @@ static napi_value js_summarize_repos(napi_env env, napi_callback_info info) {
     return NULL;
   }
   for (uint32_t i = 0; i < count; i++) {
-    napi_value item;
-    size_t len = 0;
-    if (napi_get_element(env, argv[0], i, &item) != napi_ok || napi_get_value_string_utf8(env, item, NULL, 0, &len) != napi_ok) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "summarizeRepos: repoPaths must be strings");
-      goto done;
-    }
-    jobs[i].repo = malloc(len + 1);
-    if (!jobs[i].repo) {
-      napi_throw_error(env, "ENOMEM", "summarizeRepos: out of memory");
-      goto done;
-    }
-    napi_get_value_string_utf8(env, item, jobs[i].repo, len + 1, &len);
     /* A NUL inside the path (Node would refuse it): the JavaScript walk decides. */
-    if (strlen(jobs[i].repo) != len) jobs[i].declined = 1;
+    jobs[i].repo = batch_path_at(env, argv[0], i, "summarizeRepos: repoPaths must be strings", "summarizeRepos: out of memory", &jobs[i].declined);
+    if (!jobs[i].repo) goto done;
   }
-
-  batch_t batch = {jobs, count, 0};
-  pthread_t helpers[MAX_THREADS];
-  int started = 0;
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
-  for (int t = 1; t < threads && (size_t)t < count; t++) {
-    /* A helper that cannot start leaves its share to the others. */
-    if (pthread_create(&helpers[started], NULL, run_jobs, &batch) == 0) started++;
-  }
-  run_jobs(&batch);
-  for (int t = 0; t < started; t++) pthread_join(helpers[t], NULL);
+  run_batch(jobs, count, sizeof *jobs, summarize_unless_declined, threads);
 
   napi_value undefined, out;
   if (napi_get_undefined(env, &undefined) != napi_ok || napi_create_array_with_length(env, count, &out) != napi_ok) goto done;
