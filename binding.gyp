@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "hubcache_flock",
-      "sources": ["native/flock.c", "native/listTree.c", "native/repoSummary.c", "native/batch.c"],
+      "sources": ["native/flock.c", "native/listTree.c", "native/repoSummary.c", "native/batch.c", "native/ring.c"],
       "cflags": ["-Wall", "-Wextra"]
     }
   ]

@@ -16,6 +16,7 @@
 #include <sys/file.h>
 
 #include "listTree.h"
+#include "ring.h"
 #include "repoSummary.h"
 
 /* Node names errors after libuv, which calls EWOULDBLOCK "EAGAIN" on Linux;
@@ -102,8 +103,8 @@ static napi_value init(napi_env env, napi_value exports) {
   if (!export_int(env, exports, "LOCK_SH", LOCK_SH) || !export_int(env, exports, "LOCK_EX", LOCK_EX) ||
       !export_int(env, exports, "LOCK_UN", LOCK_UN) || !export_int(env, exports, "LOCK_NB", LOCK_NB))
     return NULL;
-  /* The same addon also carries the scan's batched fs calls (listTree.c): one .node to build and ship. */
-  if (!list_tree_init(env, exports) || !repo_summary_init(env, exports)) return NULL;
+  /* The same addon also carries the scan's batched fs calls (listTree.c) and the download ring's threads (ring.c): one .node to build and ship. */
+  if (!list_tree_init(env, exports) || !repo_summary_init(env, exports) || !ring_init(env, exports)) return NULL;
   return exports;
 }
 

@@ -27,6 +27,25 @@ export interface FlockBinding {
   readonly listTrees?: ListTreesNative;
   /** The summary scan of usual repos (native/repoSummary.c, see repoSummaries.ts); absent from builds older than that file. */
   readonly summarizeRepos?: SummarizeReposNative;
+  /** The download ring's writer and hasher threads (native/ring.c, see ringWriter.ts); absent from builds older than that file. */
+  readonly ringCreate?: RingNative['ringCreate'];
+  readonly ringTarget?: RingNative['ringTarget'];
+  readonly ringSubmit?: RingNative['ringSubmit'];
+  readonly ringFinish?: RingNative['ringFinish'];
+  readonly ringClose?: RingNative['ringClose'];
+}
+
+/**
+ * The ring's native side (native/ring.c). Every call but ringCreate queues a job under the caller's
+ * `id`; `onDone(id, errno, message, digest)` reports it once every thread it went to is done
+ * (errno: a positive errno, or -1 for a failure that only has a message).
+ */
+export interface RingNative {
+  ringCreate(slots: number, slotBytes: number, onDone: (id: number, errno: number | undefined, message: string | undefined, digest: string | undefined) => void): [object, ArrayBuffer];
+  ringTarget(handle: object, id: number, path: string, prefixBytes: number, algorithm: number, size: number): void;
+  ringSubmit(handle: object, id: number, index: number, length: number, position: number): void;
+  ringFinish(handle: object, id: number): void;
+  ringClose(handle: object, id: number): void;
 }
 
 /**
