@@ -101,26 +101,11 @@ async function startNginx(params: { nginx: string; origin: Origin; workDir: stri
     const cert = params.tls ? selfSignedCert() : undefined;
     // The https pair: TLS 1.3 only, as the Hub's CDN negotiates with current clients; no sendfile
     // through TLS (nginx encrypts in user space, as any CDN without kernel TLS does).
-    const tlsServers = cert
-      ? `
-  server {
-    listen 127.0.0.1:${tlsCdnPort} ssl;
-    ssl_certificate ${cert.certFile};
-    ssl_certificate_key ${cert.keyFile};
-    ssl_protocols TLSv1.3;
-    location /cdn/lfs/ { root ${root}; }
-  }
-  server {
-    listen 127.0.0.1:${tlsHubPort};
-    location / {
-      proxy_pass http://127.0.0.1:${originPort};
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_redirect http://127.0.0.1:${originPort}/cdn/ https://localhost:${tlsCdnPort}/cdn/;
-    }
-  }`
-      : '';
+    const servers = [
+      cdnServer({ port: cdnPort, root }),
+      hubProxyServer({ port: hubPort, originPort, cdnUrl: `http://127.0.0.1:${cdnPort}` }),
+      ...(cert ? [cdnServer({ port: tlsCdnPort, root, cert }), hubProxyServer({ port: tlsHubPort, originPort, cdnUrl: `https://localhost:${tlsCdnPort}` })] : []),
+    ].join('\n');
     const conf = join(prefix, `nginx-${hubPort}.conf`);
     const errorLog = join(prefix, 'error.log');
     await writeFile(
@@ -130,20 +115,7 @@ async function startNginx(params: { nginx: string; origin: Origin; workDir: stri
         pidFile: join(prefix, 'nginx.pid'),
         errorLog,
         workerConnections: 256,
-        servers: `  server {
-    listen 127.0.0.1:${cdnPort};
-    location /cdn/lfs/ { root ${root}; }
-  }
-  server {
-    listen 127.0.0.1:${hubPort};
-    location / {
-      proxy_pass http://127.0.0.1:${originPort};
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_redirect http://127.0.0.1:${originPort}/cdn/ http://127.0.0.1:${cdnPort}/cdn/;
-    }
-  }${tlsServers}`,
+        servers,
       }),
     );
     const child = spawn(params.nginx, ['-p', prefix, '-e', errorLog, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -184,6 +156,29 @@ async function startNginx(params: { nginx: string; origin: Origin; workDir: stri
     lastError = new Error(`${stderr}${log}`.trim() || 'nginx exited');
   }
   throw lastError ?? new Error('nginx did not start');
+}
+
+/** A CDN port: /cdn/lfs/<sha256> served from `root` (sendfile, Range); over TLS 1.3 with `cert`. */
+function cdnServer(args: { port: string; root: string; cert?: { certFile: string; keyFile: string } }): string {
+  const tls = args.cert ? ` ssl;\n    ssl_certificate ${args.cert.certFile};\n    ssl_certificate_key ${args.cert.keyFile};\n    ssl_protocols TLSv1.3` : '';
+  return `  server {
+    listen 127.0.0.1:${args.port}${tls};
+    location /cdn/lfs/ { root ${args.root}; }
+  }`;
+}
+
+/** A Hub port: everything proxied to the node origin, its LFS redirects rewritten to the CDN at `cdnUrl`. */
+function hubProxyServer(args: { port: string; originPort: string; cdnUrl: string }): string {
+  return `  server {
+    listen 127.0.0.1:${args.port};
+    location / {
+      proxy_pass http://127.0.0.1:${args.originPort};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_redirect http://127.0.0.1:${args.originPort}/cdn/ ${args.cdnUrl}/cdn/;
+    }
+  }`;
 }
 
 /** Stops one child by its pid: QUIT by default (nginx's graceful stop of master and workers), SIGKILL after 3 s. */

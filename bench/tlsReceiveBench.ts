@@ -16,13 +16,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bench, BenchMeasurement } from './types.js';
 import { median } from './measure.js';
-import { linearRepo } from '../test/helpers/origin/fixture.js';
-import { startBenchServer } from './benchServer.js';
-import { childEnv, GiB, loadNote, loadNow, MiB, syncDisks, warmPageCache } from './benchFiles.js';
+import { withTlsBigFile } from './bigFileServer.js';
+import { childEnv, loadNote, syncDisks } from './benchFiles.js';
 
 const CHILD = fileURLToPath(new URL('./tlsReceiveChild.mjs', import.meta.url));
-const REPO = 'bench/big-model';
-const FILE = 'model.safetensors';
 
 interface ChildRun {
   option: string;
@@ -52,22 +49,8 @@ function runChild(params: { args: string[]; env: NodeJS.ProcessEnv }): Promise<C
 const bench: Bench = {
   name: 'tls-receive',
   description: 'receiving a 1 GiB https body: node:https vs the raw reader on TLS (main thread) vs the same on a worker; CPU time of the process and of its main thread',
-  async run({ workDir, quick }) {
-    const size = quick ? 256 * MiB : GiB;
-    const rounds = quick ? 2 : 5;
-    const log = (line: string): void => void process.stderr.write(`${line}\n`);
-    const loadAtStart = loadNow();
-    const server = await startBenchServer({
-      workDir,
-      fixture: { repos: [linearRepo({ repoId: REPO, commits: [{ files: [{ path: FILE, source: { size, seed: 'hubcache-bench-download' } }] }] })] },
-      tls: true,
-    });
-    try {
-      const tls = server.tls;
-      if (!tls) return { bench: 'tls-receive', description: this.description, measurements: [], ratios: [], notes: [`not run: no https CDN (${server.description})`] };
-      const expected = server.origin.file({ repoId: REPO, path: FILE });
-      if (expected.blob.body.kind === 'file') await warmPageCache([expected.blob.body.path]);
-      const sha256 = expected.blob.sha256;
+  run({ workDir, quick }) {
+    return withTlsBigFile({ bench: 'tls-receive', description: this.description, workDir, quick, measure: async ({ server, tls, size, rounds, sha256, loadAtStart, log }) => {
       const env = childEnv({ NODE_EXTRA_CA_CERTS: tls.caFile });
       const options: Record<string, { option: string; url: string }> = {
         'https node:https': { option: 'node', url: tls.cdnUrlOf(sha256) },
@@ -115,9 +98,7 @@ const bench: Bench = {
           loadNote(loadAtStart),
         ],
       };
-    } finally {
-      await server.close();
-    }
+    } });
   },
 };
 
