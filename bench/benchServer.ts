@@ -118,44 +118,64 @@ async function startNginx(params: { nginx: string; origin: Origin; workDir: stri
         servers,
       }),
     );
-    const child = spawn(params.nginx, ['-p', prefix, '-e', errorLog, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.once('error', () => undefined);
-    // Never leave an nginx behind if the bench dies without reaching close().
-    const killOnExit = (): void => void child.kill('SIGKILL');
-    process.once('exit', killOnExit);
-    void exited.then(() => process.off('exit', killOnExit));
     const ports = [hubPort, cdnPort, ...(cert ? [tlsHubPort, tlsCdnPort] : [])];
-    const up = await Promise.race([
-      Promise.all(ports.map((port) => waitForPort(Number(port)))).then((ok) => ok.every(Boolean)),
-      exited.then(() => false),
-    ]);
-    if (up) {
-      const hubUrl = `http://127.0.0.1:${hubPort}`;
-      const cdnUrl = `http://127.0.0.1:${cdnPort}`;
-      const version = spawnSync(params.nginx, ['-v'], { encoding: 'utf8' }).stderr.trim().replace(/^nginx version: /, '');
-      return {
-        origin,
-        endpoint: hubUrl,
-        cdnUrlOf: (sha256) => `${cdnUrl}/cdn/lfs/${sha256}`,
-        kind: 'nginx',
-        description: `${version} (sendfile on, ${params.nginx}) serves the LFS bytes on its own port${cert ? ` (and over TLS 1.3 on another, self-signed certificate for localhost)` : ''}; the node test origin answers the metadata behind an nginx proxy`,
-        ...(cert
-          ? { tls: { endpoint: `http://127.0.0.1:${tlsHubPort}`, cdnUrlOf: (sha256: string) => `https://localhost:${tlsCdnPort}/cdn/lfs/${sha256}`, caFile: cert.certFile } }
-          : {}),
-        close: async () => {
-          await stopChild(child, exited);
-          await origin.close();
-        },
-      };
+    let running: RunningNginx;
+    try {
+      running = await spawnNginx({ nginx: params.nginx, prefix, conf, errorLog, ports });
+    } catch (err) {
+      lastError = err as Error;
+      continue;
     }
-    await stopChild(child, exited);
-    const log = await readFile(errorLog, 'utf8').catch(() => '');
-    lastError = new Error(`${stderr}${log}`.trim() || 'nginx exited');
+    const hubUrl = `http://127.0.0.1:${hubPort}`;
+    const cdnUrl = `http://127.0.0.1:${cdnPort}`;
+    return {
+      origin,
+      endpoint: hubUrl,
+      cdnUrlOf: (sha256) => `${cdnUrl}/cdn/lfs/${sha256}`,
+      kind: 'nginx',
+      description: `${running.version} (sendfile on, ${params.nginx}) serves the LFS bytes on its own port${cert ? ` (and over TLS 1.3 on another, self-signed certificate for localhost)` : ''}; the node test origin answers the metadata behind an nginx proxy`,
+      ...(cert
+        ? { tls: { endpoint: `http://127.0.0.1:${tlsHubPort}`, cdnUrlOf: (sha256: string) => `https://localhost:${tlsCdnPort}/cdn/lfs/${sha256}`, caFile: cert.certFile } }
+        : {}),
+      close: async () => {
+        await running.stop();
+        await origin.close();
+      },
+    };
   }
   throw lastError ?? new Error('nginx did not start');
+}
+
+/**
+ * nginx in the foreground (`daemon off;`) as our child, with `conf`, once every port answers
+ * (a free port can be taken between our look and nginx's bind: callers try again). If it exits
+ * first or a port stays closed it is stopped, and the error says why (its stderr and error log).
+ */
+export interface RunningNginx {
+  child: ChildProcess;
+  /** "nginx/1.22.1". */
+  version: string;
+  stop(): Promise<void>;
+}
+
+export async function spawnNginx(params: { nginx: string; prefix: string; conf: string; errorLog: string; ports: string[] }): Promise<RunningNginx> {
+  const child = spawn(params.nginx, ['-p', params.prefix, '-e', params.errorLog, '-c', params.conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('error', () => undefined);
+  // Never leave an nginx behind if the bench dies without reaching close().
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  void exited.then(() => process.off('exit', killOnExit));
+  const up = await Promise.race([Promise.all(params.ports.map((port) => waitForPort(Number(port)))).then((ok) => ok.every(Boolean)), exited.then(() => false)]);
+  if (!up) {
+    await stopChild(child, exited);
+    const log = await readFile(params.errorLog, 'utf8').catch(() => '');
+    throw new Error(`${stderr}${log}`.trim() || 'nginx exited');
+  }
+  const version = spawnSync(params.nginx, ['-v'], { encoding: 'utf8' }).stderr.trim().replace(/^nginx version: /, '');
+  return { child, version, stop: () => stopChild(child, exited) };
 }
 
 /** A CDN port: /cdn/lfs/<sha256> served from `root` (sendfile, Range); over TLS 1.3 with `cert`. */

@@ -10,12 +10,11 @@
  * thread) and of its main thread, medians over interleaved rounds. CPU time is
  * what to compare on a busy machine; wall time needs a quiet one.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bench, BenchMeasurement } from './types.js';
-import { median } from './measure.js';
+import { median, timeProcess } from './measure.js';
 import { withTlsBigFile } from './bigFileServer.js';
 import { childEnv, loadNote, syncDisks } from './benchFiles.js';
 
@@ -30,20 +29,11 @@ interface ChildRun {
   mainThreadSeconds: number;
 }
 
-function runChild(params: { args: string[]; env: NodeJS.ProcessEnv }): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, ...params.args], { env: params.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) reject(new Error(`tlsReceiveChild ${params.args[0]} failed (exit ${code}): ${stderr.slice(0, 2000)}`));
-      else resolve(JSON.parse(line) as ChildRun);
-    });
-  });
+async function runChild(params: { args: string[]; env: NodeJS.ProcessEnv }): Promise<ChildRun> {
+  const { code, stdout, stderr } = await timeProcess({ command: process.execPath, args: [CHILD, ...params.args], env: params.env });
+  const line = stdout.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`tlsReceiveChild ${params.args[0]} failed (exit ${code}): ${stderr.slice(0, 2000)}`);
+  return JSON.parse(line) as ChildRun;
 }
 
 const bench: Bench = {
