@@ -101,26 +101,11 @@ async function startNginx(params: { nginx: string; origin: Origin; workDir: stri
     const cert = params.tls ? selfSignedCert() : undefined;
     // The https pair: TLS 1.3 only, as the Hub's CDN negotiates with current clients; no sendfile
     // through TLS (nginx encrypts in user space, as any CDN without kernel TLS does).
-    const tlsServers = cert
-      ? `
-  server {
-    listen 127.0.0.1:${tlsCdnPort} ssl;
-    ssl_certificate ${cert.certFile};
-    ssl_certificate_key ${cert.keyFile};
-    ssl_protocols TLSv1.3;
-    location /cdn/lfs/ { root ${root}; }
-  }
-  server {
-    listen 127.0.0.1:${tlsHubPort};
-    location / {
-      proxy_pass http://127.0.0.1:${originPort};
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_redirect http://127.0.0.1:${originPort}/cdn/ https://localhost:${tlsCdnPort}/cdn/;
-    }
-  }`
-      : '';
+    const servers = [
+      cdnServer({ port: cdnPort, root }),
+      hubProxyServer({ port: hubPort, originPort, cdnUrl: `http://127.0.0.1:${cdnPort}` }),
+      ...(cert ? [cdnServer({ port: tlsCdnPort, root, cert }), hubProxyServer({ port: tlsHubPort, originPort, cdnUrl: `https://localhost:${tlsCdnPort}` })] : []),
+    ].join('\n');
     const conf = join(prefix, `nginx-${hubPort}.conf`);
     const errorLog = join(prefix, 'error.log');
     await writeFile(
@@ -130,60 +115,90 @@ async function startNginx(params: { nginx: string; origin: Origin; workDir: stri
         pidFile: join(prefix, 'nginx.pid'),
         errorLog,
         workerConnections: 256,
-        servers: `  server {
-    listen 127.0.0.1:${cdnPort};
-    location /cdn/lfs/ { root ${root}; }
+        servers,
+      }),
+    );
+    const ports = [hubPort, cdnPort, ...(cert ? [tlsHubPort, tlsCdnPort] : [])];
+    let running: RunningNginx;
+    try {
+      running = await spawnNginx({ nginx: params.nginx, prefix, conf, errorLog, ports });
+    } catch (err) {
+      lastError = err as Error;
+      continue;
+    }
+    const hubUrl = `http://127.0.0.1:${hubPort}`;
+    const cdnUrl = `http://127.0.0.1:${cdnPort}`;
+    return {
+      origin,
+      endpoint: hubUrl,
+      cdnUrlOf: (sha256) => `${cdnUrl}/cdn/lfs/${sha256}`,
+      kind: 'nginx',
+      description: `${running.version} (sendfile on, ${params.nginx}) serves the LFS bytes on its own port${cert ? ` (and over TLS 1.3 on another, self-signed certificate for localhost)` : ''}; the node test origin answers the metadata behind an nginx proxy`,
+      ...(cert
+        ? { tls: { endpoint: `http://127.0.0.1:${tlsHubPort}`, cdnUrlOf: (sha256: string) => `https://localhost:${tlsCdnPort}/cdn/lfs/${sha256}`, caFile: cert.certFile } }
+        : {}),
+      close: async () => {
+        await running.stop();
+        await origin.close();
+      },
+    };
   }
-  server {
-    listen 127.0.0.1:${hubPort};
+  throw lastError ?? new Error('nginx did not start');
+}
+
+/**
+ * nginx in the foreground (`daemon off;`) as our child, with `conf`, once every port answers
+ * (a free port can be taken between our look and nginx's bind: callers try again). If it exits
+ * first or a port stays closed it is stopped, and the error says why (its stderr and error log).
+ */
+export interface RunningNginx {
+  child: ChildProcess;
+  /** "nginx/1.22.1". */
+  version: string;
+  stop(): Promise<void>;
+}
+
+export async function spawnNginx(params: { nginx: string; prefix: string; conf: string; errorLog: string; ports: string[] }): Promise<RunningNginx> {
+  const child = spawn(params.nginx, ['-p', params.prefix, '-e', params.errorLog, '-c', params.conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('error', () => undefined);
+  // Never leave an nginx behind if the bench dies without reaching close().
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  void exited.then(() => process.off('exit', killOnExit));
+  const up = await Promise.race([Promise.all(params.ports.map((port) => waitForPort(Number(port)))).then((ok) => ok.every(Boolean)), exited.then(() => false)]);
+  if (!up) {
+    await stopChild(child, exited);
+    const log = await readFile(params.errorLog, 'utf8').catch(() => '');
+    throw new Error(`${stderr}${log}`.trim() || 'nginx exited');
+  }
+  const version = spawnSync(params.nginx, ['-v'], { encoding: 'utf8' }).stderr.trim().replace(/^nginx version: /, '');
+  return { child, version, stop: () => stopChild(child, exited) };
+}
+
+/** A CDN port: /cdn/lfs/<sha256> served from `root` (sendfile, Range); over TLS 1.3 with `cert`. */
+function cdnServer(args: { port: string; root: string; cert?: { certFile: string; keyFile: string } }): string {
+  const tls = args.cert ? ` ssl;\n    ssl_certificate ${args.cert.certFile};\n    ssl_certificate_key ${args.cert.keyFile};\n    ssl_protocols TLSv1.3` : '';
+  return `  server {
+    listen 127.0.0.1:${args.port}${tls};
+    location /cdn/lfs/ { root ${args.root}; }
+  }`;
+}
+
+/** A Hub port: everything proxied to the node origin, its LFS redirects rewritten to the CDN at `cdnUrl`. */
+function hubProxyServer(args: { port: string; originPort: string; cdnUrl: string }): string {
+  return `  server {
+    listen 127.0.0.1:${args.port};
     location / {
-      proxy_pass http://127.0.0.1:${originPort};
+      proxy_pass http://127.0.0.1:${args.originPort};
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_buffering off;
-      proxy_redirect http://127.0.0.1:${originPort}/cdn/ http://127.0.0.1:${cdnPort}/cdn/;
+      proxy_redirect http://127.0.0.1:${args.originPort}/cdn/ ${args.cdnUrl}/cdn/;
     }
-  }${tlsServers}`,
-      }),
-    );
-    const child = spawn(params.nginx, ['-p', prefix, '-e', errorLog, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.once('error', () => undefined);
-    // Never leave an nginx behind if the bench dies without reaching close().
-    const killOnExit = (): void => void child.kill('SIGKILL');
-    process.once('exit', killOnExit);
-    void exited.then(() => process.off('exit', killOnExit));
-    const ports = [hubPort, cdnPort, ...(cert ? [tlsHubPort, tlsCdnPort] : [])];
-    const up = await Promise.race([
-      Promise.all(ports.map((port) => waitForPort(Number(port)))).then((ok) => ok.every(Boolean)),
-      exited.then(() => false),
-    ]);
-    if (up) {
-      const hubUrl = `http://127.0.0.1:${hubPort}`;
-      const cdnUrl = `http://127.0.0.1:${cdnPort}`;
-      const version = spawnSync(params.nginx, ['-v'], { encoding: 'utf8' }).stderr.trim().replace(/^nginx version: /, '');
-      return {
-        origin,
-        endpoint: hubUrl,
-        cdnUrlOf: (sha256) => `${cdnUrl}/cdn/lfs/${sha256}`,
-        kind: 'nginx',
-        description: `${version} (sendfile on, ${params.nginx}) serves the LFS bytes on its own port${cert ? ` (and over TLS 1.3 on another, self-signed certificate for localhost)` : ''}; the node test origin answers the metadata behind an nginx proxy`,
-        ...(cert
-          ? { tls: { endpoint: `http://127.0.0.1:${tlsHubPort}`, cdnUrlOf: (sha256: string) => `https://localhost:${tlsCdnPort}/cdn/lfs/${sha256}`, caFile: cert.certFile } }
-          : {}),
-        close: async () => {
-          await stopChild(child, exited);
-          await origin.close();
-        },
-      };
-    }
-    await stopChild(child, exited);
-    const log = await readFile(errorLog, 'utf8').catch(() => '');
-    lastError = new Error(`${stderr}${log}`.trim() || 'nginx exited');
-  }
-  throw lastError ?? new Error('nginx did not start');
+  }`;
 }
 
 /** Stops one child by its pid: QUIT by default (nginx's graceful stop of master and workers), SIGKILL after 3 s. */

@@ -14,35 +14,27 @@ import { fileURLToPath } from 'node:url';
 import type { Bench, BenchMeasurement, BenchRatio } from './types.js';
 import { median } from './measure.js';
 import { timeProcessWithUsage, type UsageRun } from './processUsage.js';
-import { linearRepo } from '../test/helpers/origin/fixture.js';
-import { startBenchServer } from './benchServer.js';
-import { childEnv, GiB, mbPerSecond, MiB, rotatedRounds, sha256File, syncDisks, spread, warmPageCache, type Competitor, loadNote, loadNow } from './benchFiles.js';
+import { BIG_FILE as FILE, BIG_REPO as REPO, bigFileSize, startBigFileServer, warmBigFile } from './bigFileServer.js';
+import { childEnv, mbPerSecond, rotatedRounds, sha256File, syncDisks, spread, type Competitor, loadNote, loadNow } from './benchFiles.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HFJS = join(ROOT, 'bench', 'hfjsDownload.mjs');
-const REPO = 'bench/big-model';
-const FILE = 'model.safetensors';
 
 const bench: Bench = {
   name: 'download',
   description: 'one 1 GiB file over loopback: hubcache download (hash verified) vs curl -o vs @huggingface/hub downloadFileToCacheDir',
   async run({ workDir, quick }) {
-    const size = quick ? 256 * MiB : GiB;
+    const size = bigFileSize(quick);
     const rounds = quick ? 2 : 7;
     const log = (line: string): void => void process.stderr.write(`${line}\n`);
     const loadAtStart = loadNow();
-    const server = await startBenchServer({
-      workDir,
-      // A generated file: deterministic, incompressible, made once per machine and reused.
-      fixture: { repos: [linearRepo({ repoId: REPO, commits: [{ files: [{ path: FILE, source: { size, seed: 'hubcache-bench-download' } }] }] })] },
-    });
+    const server = await startBigFileServer({ workDir, size });
     try {
-      const expected = server.origin.file({ repoId: REPO, path: FILE });
-      if (expected.blob.body.kind === 'file') await warmPageCache([expected.blob.body.path]);
-      const cdnUrl = server.cdnUrlOf(expected.blob.sha256);
+      const sha256 = await warmBigFile(server);
+      const cdnUrl = server.cdnUrlOf(sha256);
       const env = childEnv({ HF_ENDPOINT: server.endpoint, HF_HOME: join(workDir, 'hf-home') });
-      log(`    bytes served by: ${server.kind}; ${size} bytes, sha256 ${expected.blob.sha256.slice(0, 16)}…`);
+      log(`    bytes served by: ${server.kind}; ${size} bytes, sha256 ${sha256.slice(0, 16)}…`);
 
       const runDir = (name: string, round: number): string => join(workDir, 'runs', `${name}-${round + 1}`);
       const hubcache = (name: string, extra: string[]): Competitor<UsageRun> => ({
@@ -57,7 +49,7 @@ const bench: Bench = {
           // The snapshot entry must be a relative link into blobs/ named by the sha256.
           const target = await readlink(local);
           const got = await sha256File(blob);
-          if (target.startsWith('/') || !blob.endsWith(`/blobs/${expected.blob.sha256}`) || got.sha256 !== expected.blob.sha256 || got.size !== size) {
+          if (target.startsWith('/') || !blob.endsWith(`/blobs/${sha256}`) || got.sha256 !== sha256 || got.size !== size) {
             throw new Error(`${name}: wrong result at ${local} -> ${target}: sha256 ${got.sha256}, ${got.size} bytes`);
           }
           await rm(runDir(name, round), { recursive: true, force: true });
@@ -75,7 +67,7 @@ const bench: Bench = {
             // Every competitor's output is re-hashed after every run, so each next run starts after
             // the same clean-up (reading 1 GiB, then deleting it), whoever ran before it.
             const got = await sha256File(file);
-            if (got.size !== size || got.sha256 !== expected.blob.sha256) throw new Error(`curl: wrong result (${got.size} bytes, ${got.sha256})`);
+            if (got.size !== size || got.sha256 !== sha256) throw new Error(`curl: wrong result (${got.size} bytes, ${got.sha256})`);
             await rm(runDir('curl', round), { recursive: true, force: true });
           },
         },
@@ -89,7 +81,7 @@ const bench: Bench = {
           async after(run, round) {
             const local = run.stdout.trim().split('\n').pop() ?? '';
             const got = await sha256File(local);
-            if (got.size !== size || got.sha256 !== expected.blob.sha256) throw new Error(`hfjs: wrong result (${got.size} bytes, ${got.sha256})`);
+            if (got.size !== size || got.sha256 !== sha256) throw new Error(`hfjs: wrong result (${got.size} bytes, ${got.sha256})`);
             await rm(runDir('hfjs', round), { recursive: true, force: true });
           },
         },

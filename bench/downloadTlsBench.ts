@@ -19,45 +19,19 @@ import { fileURLToPath } from 'node:url';
 import type { Bench, BenchMeasurement, BenchRatio } from './types.js';
 import { median } from './measure.js';
 import { timeProcessWithUsage, type UsageRun } from './processUsage.js';
-import { linearRepo } from '../test/helpers/origin/fixture.js';
-import { startBenchServer } from './benchServer.js';
-import { childEnv, GiB, loadNote, loadNow, mbPerSecond, MiB, rotatedRounds, sha256File, spread, syncDisks, warmPageCache, type Competitor } from './benchFiles.js';
+import { BIG_FILE as FILE, BIG_REPO as REPO, withTlsBigFile } from './bigFileServer.js';
+import { childEnv, loadNote, mbPerSecond, rotatedRounds, sha256File, spread, syncDisks, type Competitor } from './benchFiles.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HFJS = join(ROOT, 'bench', 'hfjsDownload.mjs');
-const REPO = 'bench/big-model';
-const FILE = 'model.safetensors';
 const RSS_LIMIT_MIB = 150;
 
 const bench: Bench = {
   name: 'download-tls',
   description: 'one 1 GiB file from an https CDN (nginx, TLS 1.3, loopback): hubcache download (sha256 verified) vs curl vs @huggingface/hub; http figures from the same run',
-  async run({ workDir, quick }) {
-    const size = quick ? 256 * MiB : GiB;
-    const rounds = quick ? 2 : 5;
-    const log = (line: string): void => void process.stderr.write(`${line}\n`);
-    const loadAtStart = loadNow();
-    const server = await startBenchServer({
-      workDir,
-      // The same generated file as the http download bench (made once per machine, reused).
-      fixture: { repos: [linearRepo({ repoId: REPO, commits: [{ files: [{ path: FILE, source: { size, seed: 'hubcache-bench-download' } }] }] })] },
-      tls: true,
-    });
-    try {
-      const tls = server.tls;
-      if (!tls) {
-        return {
-          bench: 'download-tls',
-          description: this.description,
-          measurements: [],
-          ratios: [],
-          notes: [`not run: no https CDN (${server.description}); install nginx`],
-        };
-      }
-      const expected = server.origin.file({ repoId: REPO, path: FILE });
-      if (expected.blob.body.kind === 'file') await warmPageCache([expected.blob.body.path]);
-      const sha256 = expected.blob.sha256;
+  run({ workDir, quick }) {
+    return withTlsBigFile({ bench: 'download-tls', description: this.description, workDir, quick, measure: async ({ server, tls, size, rounds, sha256, loadAtStart, log }) => {
       // Only our own small certificate as the extra CA, for every Node client alike.
       const env = (endpoint: string): NodeJS.ProcessEnv => childEnv({ HF_ENDPOINT: endpoint, HF_HOME: join(workDir, 'hf-home'), NODE_EXTRA_CA_CERTS: tls.caFile });
       log(`    bytes served by: ${server.kind}; ${size} bytes, sha256 ${sha256.slice(0, 16)}…; https CDN ${tls.cdnUrlOf(sha256)}`);
@@ -158,9 +132,7 @@ const bench: Bench = {
       ];
       if (server.origin.stats.requests.cdn > 0) notes.push(`WARNING: ${server.origin.stats.requests.cdn} CDN request(s) reached the node origin instead of nginx`);
       return { bench: 'download-tls', description: this.description, measurements, ratios, notes };
-    } finally {
-      await server.close();
-    }
+    } });
   },
 };
 

@@ -10,19 +10,15 @@
  * thread) and of its main thread, medians over interleaved rounds. CPU time is
  * what to compare on a busy machine; wall time needs a quiet one.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bench, BenchMeasurement } from './types.js';
-import { median } from './measure.js';
-import { linearRepo } from '../test/helpers/origin/fixture.js';
-import { startBenchServer } from './benchServer.js';
-import { childEnv, GiB, loadNote, loadNow, MiB, syncDisks, warmPageCache } from './benchFiles.js';
+import { median, timeProcess } from './measure.js';
+import { withTlsBigFile } from './bigFileServer.js';
+import { childEnv, loadNote, syncDisks } from './benchFiles.js';
 
 const CHILD = fileURLToPath(new URL('./tlsReceiveChild.mjs', import.meta.url));
-const REPO = 'bench/big-model';
-const FILE = 'model.safetensors';
 
 interface ChildRun {
   option: string;
@@ -33,41 +29,18 @@ interface ChildRun {
   mainThreadSeconds: number;
 }
 
-function runChild(params: { args: string[]; env: NodeJS.ProcessEnv }): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, ...params.args], { env: params.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) reject(new Error(`tlsReceiveChild ${params.args[0]} failed (exit ${code}): ${stderr.slice(0, 2000)}`));
-      else resolve(JSON.parse(line) as ChildRun);
-    });
-  });
+async function runChild(params: { args: string[]; env: NodeJS.ProcessEnv }): Promise<ChildRun> {
+  const { code, stdout, stderr } = await timeProcess({ command: process.execPath, args: [CHILD, ...params.args], env: params.env });
+  const line = stdout.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`tlsReceiveChild ${params.args[0]} failed (exit ${code}): ${stderr.slice(0, 2000)}`);
+  return JSON.parse(line) as ChildRun;
 }
 
 const bench: Bench = {
   name: 'tls-receive',
   description: 'receiving a 1 GiB https body: node:https vs the raw reader on TLS (main thread) vs the same on a worker; CPU time of the process and of its main thread',
-  async run({ workDir, quick }) {
-    const size = quick ? 256 * MiB : GiB;
-    const rounds = quick ? 2 : 5;
-    const log = (line: string): void => void process.stderr.write(`${line}\n`);
-    const loadAtStart = loadNow();
-    const server = await startBenchServer({
-      workDir,
-      fixture: { repos: [linearRepo({ repoId: REPO, commits: [{ files: [{ path: FILE, source: { size, seed: 'hubcache-bench-download' } }] }] })] },
-      tls: true,
-    });
-    try {
-      const tls = server.tls;
-      if (!tls) return { bench: 'tls-receive', description: this.description, measurements: [], ratios: [], notes: [`not run: no https CDN (${server.description})`] };
-      const expected = server.origin.file({ repoId: REPO, path: FILE });
-      if (expected.blob.body.kind === 'file') await warmPageCache([expected.blob.body.path]);
-      const sha256 = expected.blob.sha256;
+  run({ workDir, quick }) {
+    return withTlsBigFile({ bench: 'tls-receive', description: this.description, workDir, quick, measure: async ({ server, tls, size, rounds, sha256, loadAtStart, log }) => {
       const env = childEnv({ NODE_EXTRA_CA_CERTS: tls.caFile });
       const options: Record<string, { option: string; url: string }> = {
         'https node:https': { option: 'node', url: tls.cdnUrlOf(sha256) },
@@ -115,9 +88,7 @@ const bench: Bench = {
           loadNote(loadAtStart),
         ],
       };
-    } finally {
-      await server.close();
-    }
+    } });
   },
 };
 

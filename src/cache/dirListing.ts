@@ -16,7 +16,7 @@ import { lstatSync, readdirSync, readlinkSync, type Dirent, type Stats } from 'n
 import { availableParallelism } from 'node:os';
 import type { CacheWarning } from './cacheScan.js';
 import { join } from 'node:path';
-import { loadFlockBinding, type ListTreesNative } from './flock.js';
+import { optionalNative, type ListTreesNative } from './flock.js';
 import { readDirOrWarn } from './readDirOrWarn.js';
 
 /** What an entry is; the numbers are native/listTree.c's. */
@@ -94,17 +94,8 @@ export function listRepoFolders(params: { repoPaths: string[] }): RepoListings[]
 
 /** The addon's listTrees, or undefined when the addon is missing or older than listTree.c. */
 export function nativeListTrees(): ListTreesNative | undefined {
-  if (binding === undefined) {
-    try {
-      binding = loadFlockBinding().listTrees ?? null;
-    } catch {
-      binding = null;
-    }
-  }
-  return binding ?? undefined;
+  return optionalNative('listTrees');
 }
-
-let binding: ListTreesNative | null | undefined;
 
 /** The one name the native walker skips, as IGNORED_NAMES has it. */
 const SKIPPED_NAME = '.DS_Store';

@@ -128,3 +128,21 @@ export function loadFlockBinding(params: { packageRoot?: string } = {}): FlockBi
   if (params.packageRoot === undefined) cached = binding;
   return binding;
 }
+
+type OptionalNativeName = 'listTrees' | 'summarizeRepos';
+/** Looked up once each: the addon's function, or null when the addon is missing or older than it. */
+const optionalNatives = new Map<OptionalNativeName, unknown>();
+
+/** One of the addon's optional functions, or undefined when the addon is missing or was built before it (the caller walks in JavaScript). */
+export function optionalNative<K extends OptionalNativeName>(name: K): NonNullable<FlockBinding[K]> | undefined {
+  if (!optionalNatives.has(name)) {
+    let found: unknown;
+    try {
+      found = loadFlockBinding()[name] ?? null;
+    } catch {
+      found = null;
+    }
+    optionalNatives.set(name, found);
+  }
+  return (optionalNatives.get(name) ?? undefined) as NonNullable<FlockBinding[K]> | undefined;
+}

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { CachedRepo, CacheWarning, IncompleteFile, RepoJob } from './cacheScan.js';
 import { byCodeUnits } from './byCodeUnits.js';
 import { commitsOfRefs, finishRepo, revisionEntry, type UsedBlobs } from './finishRepo.js';
-import { loadFlockBinding, type SummarizeReposNative } from './flock.js';
+import { optionalNative, type SummarizeReposNative } from './flock.js';
 
 /** What the addon read of one usual repo: the inputs of the repo's report, before its shared last steps (scanRepo.finishRepo). */
 export interface RepoSummary {
@@ -56,17 +56,8 @@ export function nativeRepoSummaries(params: { repoPaths: string[] }): Array<Repo
 
 /** The addon's summarizeRepos, or undefined when the addon is missing or older than repoSummary.c. */
 export function nativeSummarizeRepos(): SummarizeReposNative | undefined {
-  if (binding === undefined) {
-    try {
-      binding = loadFlockBinding().summarizeRepos ?? null;
-    } catch {
-      binding = null;
-    }
-  }
-  return binding ?? undefined;
+  return optionalNative('summarizeRepos');
 }
-
-let binding: SummarizeReposNative | null | undefined;
 
 /** The layout is repoSummary.c's make_result: the text's fields in the order C read them; numbers: a head, the revisions', the partial downloads'. */
 function decode(repoPath: string, [text, numbers]: [string, Float64Array]): RepoSummary {

@@ -26,11 +26,6 @@ export function addPlanOptions(command: Command): Command {
     .option('-v, --verbose', 'list every path in the plan, not one line per revision');
 }
 
-/** Commander reducer for repeatable options (`--keep a --keep b`). */
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
 /** What a command adds around the plan: its own report (first in the text, merged into the JSON) and a check once the plan ran. */
 export interface PlanReport {
   data: Record<string, unknown>;

@@ -8,6 +8,7 @@ import { parsePositiveInt } from '../parsePositiveInt.js';
 import { addCommonOptions, addNetworkOptions, runCommand } from '../context.js';
 import { DownloadProgress } from '../downloadProgress.js';
 import { formatBytes } from '../format.js';
+import { collect } from '../collect.js';
 
 interface DownloadOptions {
   revision?: string;
@@ -18,10 +19,6 @@ interface DownloadOptions {
   connections?: string;
   timeout: string;
   retries: string;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 export function registerDownloadCommand(program: Command): void {

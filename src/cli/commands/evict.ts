@@ -6,7 +6,8 @@ import { resolvePins } from '../../maintenance/resolvePins.js';
 import { manifestProtection } from '../../manifest/manifestProtection.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import { parseSize } from '../format.js';
-import { addPlanOptions, collect, runPlan, type PlanOptions } from '../planCommand.js';
+import { collect } from '../collect.js';
+import { addPlanOptions, runPlan, type PlanOptions } from '../planCommand.js';
 
 interface EvictOptions extends PlanOptions {
   maxSize?: string;

@@ -6,6 +6,7 @@ import { formatRepoRef } from '../../cache/repoId.js';
 import { addCommonOptions, runCommand, type CommandContext } from '../context.js';
 import type { Output } from '../output.js';
 import { formatAge, formatBytes } from '../format.js';
+import { collect } from '../collect.js';
 
 export interface LsOptions {
   revisions?: boolean;
@@ -62,10 +63,6 @@ export async function runLs({ config, out }: CommandContext, options: LsOptions)
     if (warnings.length > 0) out.info(`${warnings.length} problem(s) found; \`hubcache verify\` checks contents, \`hubcache verify --fix\` repairs.`);
   }
   return 0;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 /**

@@ -5,7 +5,8 @@ import { resolvePins } from '../../maintenance/resolvePins.js';
 import { manifestProtection } from '../../manifest/manifestProtection.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import { parseDuration } from '../format.js';
-import { addPlanOptions, collect, runPlan, type PlanOptions } from '../planCommand.js';
+import { collect } from '../collect.js';
+import { addPlanOptions, runPlan, type PlanOptions } from '../planCommand.js';
 
 interface PruneOptions extends PlanOptions {
   keep: string[];

@@ -8,6 +8,7 @@ import { parsePositiveInt } from '../parsePositiveInt.js';
 import { addCommonOptions, addNetworkOptions, runCommand, type CommonOptions } from '../context.js';
 import { DownloadProgress } from '../downloadProgress.js';
 import { formatBytes } from '../format.js';
+import { collect } from '../collect.js';
 
 interface SyncOptions extends CommonOptions {
   manifest?: string;
@@ -40,10 +41,6 @@ Manifest (hubcache.yaml; -f FILE, else $HUBCACHE_MANIFEST, else ./hubcache.yaml)
 Cache: --cache-dir, else the manifest's cache_dir/hf_home, else HF_HUB_CACHE/HF_HOME.
 Links: <HF_HOME>/links/<service>/<name>, relative symlinks swapped atomically when the
 revision moves; HF_HOME is the parent of the cache folder when only that is known.`;
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 export function registerSyncCommand(program: Command): void {
   const cmd = program

@@ -95,6 +95,17 @@ function checkOwnership(params: { cacheDir: string; path: string; openPath?: str
     ...(params.openPath ? { openPath: params.openPath } : {}),
     namesInCache: params.namesInCache ?? 1,
   };
+  /** A fix that sets the mode from the one the file has when the fix runs (not the one seen by the check). */
+  const chmodFrom = (next: (before: number) => number) => () =>
+    withNoFollow({
+      ...target,
+      act: async (h) => {
+        const before = (await h.stat()).mode & 0o7777;
+        const after = next(before);
+        await h.chmod(after);
+        return `mode ${octal(before)} -> ${octal(after)}`;
+      },
+    });
   const isDir = stats.isDirectory();
   const isLock = !isDir && path.endsWith('.lock') && relative(cacheDir, path).split(sep)[0] === LOCKS_DIR_NAME;
   const kind = isDir ? 'folder' : isLock ? 'lock file' : 'file';
@@ -134,16 +145,7 @@ function checkOwnership(params: { cacheDir: string; path: string; openPath?: str
         fix: isLock ? `chmod 0664 ${quote(path)}` : `chmod ${bits} ${quote(path)}`,
         fixable: true,
       },
-      apply: () =>
-        withNoFollow({
-          ...target,
-          act: async (h) => {
-            const before = (await h.stat()).mode & 0o7777;
-            const after = isLock ? (before | 0o664) & ~0o111 : before | need;
-            await h.chmod(after);
-            return `mode ${octal(before)} -> ${octal(after)}`;
-          },
-        }),
+      apply: chmodFrom((before) => (isLock ? (before | 0o664) & ~0o111 : before | need)),
     });
   }
   if (isDir && (stats.mode & S_ISGID) === 0) {
@@ -155,15 +157,7 @@ function checkOwnership(params: { cacheDir: string; path: string; openPath?: str
         fix: `chmod g+s ${quote(path)}`,
         fixable: true,
       },
-      apply: () =>
-        withNoFollow({
-          ...target,
-          act: async (h) => {
-            const before = (await h.stat()).mode & 0o7777;
-            await h.chmod(before | S_ISGID);
-            return `mode ${octal(before)} -> ${octal(before | S_ISGID)}`;
-          },
-        }),
+      apply: chmodFrom((before) => before | S_ISGID),
     });
   }
 }
