@@ -31,8 +31,9 @@ import { s3Keys } from './s3Keys.js';
 import { driveS3Fill, type S3FillContext } from './s3FillDriver.js';
 import { cacheTempDir, tempPath } from '../cache/replaceViaTemp.js';
 
-export const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
-export const DEFAULT_LEASE_TTL_MS = 15_000;
+import { DEFAULT_LEASE_TTL_MS, DEFAULT_PART_SIZE } from './s3Defaults.js';
+
+export { DEFAULT_LEASE_TTL_MS, DEFAULT_PART_SIZE };
 
 export interface S3StoreParams {
   conn: S3Connection;
