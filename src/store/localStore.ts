@@ -25,8 +25,8 @@ export interface LocalStoreParams {
   cacheDir: string;
   /** Bytes received from upstream (metrics). */
   onUpstreamBytes?: (bytes: number) => void;
-  /** A fill ended (ok or not), for logs. */
-  onFillEnd?: (fill: FillStatus & { error?: string }) => void;
+  /** A fill ended (ok or not), for logs; a failed one carries its error and, when typed, the error's code. */
+  onFillEnd?: (fill: FillStatus & { error?: string; errorCode?: string }) => void;
   stallTimeoutMs?: number;
 }
 
@@ -119,7 +119,8 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
         (err: unknown) => blobFill.settle(err instanceof Error ? err : new Error(String(err))),
       ).finally(() => {
         if (running.get(key) === blobFill) running.delete(key);
-        params.onFillEnd?.({ ...blobFill.snapshot(), ...(blobFill.error ? { error: blobFill.error.message } : {}) });
+        const error = blobFill.error;
+        params.onFillEnd?.({ ...blobFill.snapshot(), ...(error ? { error: error.message, ...(isHubcacheError(error) ? { errorCode: error.code } : {}) } : {}) });
         settling.delete(work);
       });
       settling.add(work);
