@@ -223,6 +223,19 @@ describe.skipIf(skip !== undefined)('the shared store from commands and clients'
     // In the store first (one upstream transfer each), then read through the bounded replica, twice around.
     for (const { repoId, ref, file } of files) expect((await hashedGet({ url: `${filler.url}/${repoId}/resolve/${ref}/x.bin` })).sha256).toBe(file.blob.sha256);
     origin.stats.reset();
+    const get = async (i: number): Promise<void> => {
+      const { repoId, ref, file } = files[i]!;
+      const got = await hashedGet({ url: `${bounded.url}/${repoId}/resolve/${ref}/x.bin` });
+      expect(got).toMatchObject({ status: 200, cut: false, sha256: file.blob.sha256 });
+    };
+    const inLocalCache = (i: number): boolean => existsSync(join(cacheDir, `models--${files[i]!.repoId.replace('/', '--')}`, 'blobs', files[i]!.file.etag));
+    // Least recently USED goes first: 0 and 1 copied in, 0 read again (a hit), then 2 needs room: 1 goes, not 0.
+    await get(0);
+    await get(1);
+    await get(0);
+    await get(2);
+    await until(() => blobBytes(cacheDir) <= budget);
+    expect([0, 1, 2].map(inLocalCache)).toEqual([true, false, true]);
     for (let round = 0; round < 2; round++) {
       for (const { repoId, ref, file } of files) {
         const got = await hashedGet({ url: `${bounded.url}/${repoId}/resolve/${ref}/x.bin` });
