@@ -72,7 +72,11 @@ export type { BackupEnd, BackupIndex, BackupIndexRepo, BackupIndexRevision, Back
 export { restoreCache } from './archive/restoreCache.js';
 export type { RestoreCacheParams, RestoreReport, RestoreProblem, RestoreProblemCode, RestoreRefOutcome } from './archive/restoreCache.js';
 // The store's functions load the AWS SDK only when called (storeApi): importing hubcache does not.
-export { createS3Store, openS3Connection, listStore, verifyStore, pushToStore, pullFromStore } from './store/storeApi.js';
+export { createS3Store, openS3Connection, listStore, verifyStore, pushToStore, pullFromStore, deleteDamagedObject, runStoreFix } from './store/storeApi.js';
+export type { DeleteDamagedObjectParams, DeleteDamagedObjectResult } from './store/deleteDamagedObject.js';
+export { planStoreFix } from './store/planStoreFix.js';
+export type { StoreFixPlan, StoreFixItem } from './store/planStoreFix.js';
+export type { RunStoreFixParams, StoreFixResult, StoreFixStep } from './store/runStoreFix.js';
 export { DEFAULT_PART_SIZE, DEFAULT_LEASE_TTL_MS } from './store/s3Defaults.js';
 export type { S3Store, S3StoreParams } from './store/s3Store.js';
 export type { S3Connection } from './store/s3Connection.js';

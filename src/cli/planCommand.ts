@@ -12,7 +12,8 @@ import { confirm } from './confirm.js';
 import type { CommandContext } from './context.js';
 import { formatBytes } from './format.js';
 import type { Output } from './output.js';
-import type { StoreFixPlan, StoreFixResult } from '../store/fixStore.js';
+import type { StoreFixPlan } from '../store/planStoreFix.js';
+import type { StoreFixResult } from '../store/runStoreFix.js';
 
 export interface PlanOptions {
   dryRun?: boolean;

@@ -5,9 +5,11 @@
  * The signatures are those of the modules they load; the types come along at no runtime cost.
  */
 import type { RepoRef } from '../cache/repoId.js';
+import type { DeleteDamagedObjectParams, DeleteDamagedObjectResult } from './deleteDamagedObject.js';
 import type { StoreListing } from './listStore.js';
 import type { PullFromStoreParams, PullFromStoreResult } from './pullFromStore.js';
 import type { PushToStoreParams, PushToStoreResult } from './pushToStore.js';
+import type { RunStoreFixParams, StoreFixResult } from './runStoreFix.js';
 import type { S3Connection } from './s3Connection.js';
 import type { S3Store, S3StoreParams } from './s3Store.js';
 import type { VerifyStoreParams, VerifyStoreReport } from './verifyStore.js';
@@ -27,6 +29,16 @@ export async function verifyStore(params: VerifyStoreParams): Promise<VerifyStor
 
 export async function pushToStore(params: PushToStoreParams): Promise<PushToStoreResult> {
   return (await import('./pushToStore.js')).pushToStore(params);
+}
+
+/** Deletes a blob object found damaged, only if it is still the object that was hashed; see deleteDamagedObject. */
+export async function deleteDamagedObject(params: DeleteDamagedObjectParams): Promise<DeleteDamagedObjectResult> {
+  return (await import('./deleteDamagedObject.js')).deleteDamagedObject(params);
+}
+
+/** Runs a plan of `planStoreFix` (verify --store --fix); see runStoreFix. */
+export async function runStoreFix(params: RunStoreFixParams): Promise<StoreFixResult> {
+  return (await import('./runStoreFix.js')).runStoreFix(params);
 }
 
 export async function pullFromStore(params: PullFromStoreParams): Promise<PullFromStoreResult> {

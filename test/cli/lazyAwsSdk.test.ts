@@ -59,7 +59,7 @@ describe('the AWS SDK loads only with a store', () => {
   it("import('hubcache') does not load it; the store's functions are there and load it when called", async () => {
     const trace = await traceEnv();
     const code = `const api = await import('hubcache');
-for (const name of ['createS3Store', 'openS3Connection', 'listStore', 'verifyStore', 'pushToStore', 'pullFromStore', 'parseS3Location']) {
+for (const name of ['createS3Store', 'openS3Connection', 'listStore', 'verifyStore', 'pushToStore', 'pullFromStore', 'parseS3Location', 'deleteDamagedObject', 'runStoreFix', 'planStoreFix']) {
   if (typeof api[name] !== 'function') process.exit(3);
 }
 if (api.DEFAULT_PART_SIZE !== 16 * 1024 * 1024) process.exit(4);`;

@@ -96,11 +96,12 @@ Examples:
 async function verifyStoreCommand(params: { ctx: CommandContext; repos: string[]; options: VerifyOptions; store: string }): Promise<number> {
   const { ctx, repos, options } = params;
   const { out } = ctx;
-  const [{ verifyStore }, { openStore }, { verifyStoreLines }, { planStoreFix, runStoreFix }] = await Promise.all([
+  const [{ verifyStore }, { openStore }, { verifyStoreLines }, { planStoreFix }, { runStoreFix }] = await Promise.all([
     import('../../store/verifyStore.js'),
     import('../openStore.js'),
     import('../storeReport.js'),
-    import('../../store/fixStore.js'),
+    import('../../store/planStoreFix.js'),
+    import('../../store/runStoreFix.js'),
   ]);
   // --fix deletes objects: open it as a writer (a store that refuses writes says so now).
   const conn = await openStore({ url: params.store, write: options.fix === true });
