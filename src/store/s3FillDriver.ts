@@ -108,7 +108,7 @@ const { ctx, fill, request } = params;
       const gen = (lease?.gen ?? 0) + 1;
       const won = await tryCreateLease({ conn, keys, etag, gen, body: { holder, until: now + leaseTtlMs, partSize, size, state: 'filling' } });
       if (won) {
-        if (lease !== undefined) ctx.log?.({ event: 'fill-takeover', etag, gen, from: lease.body.holder });
+        if (lease !== undefined) ctx.log?.({ event: lease.body.state === 'failed' ? 'fill-retry' : 'fill-takeover', etag, gen, from: lease.body.holder });
         try {
           await lead(ctx, fill, request, gen);
           return;

@@ -207,6 +207,7 @@ describe.skipIf(skip !== undefined)('the shared store from commands and clients'
     expect(again).toMatchObject({ status: 200, cut: false, sha256: file.blob.sha256 });
     expect(origin.stats.bytesByBlob.get(file.etag)).toBe(2 * file.blob.size);
     expect(await storedSha256('corrupt', `m/blobs/sha256/${file.etag}`)).toBe(file.etag);
+    expect(follower.stderr()).toMatch(/"event":"fill-retry"/);
   }, 180_000);
 
   it('serve --store --budget keeps the local read cache within the budget by evict\'s rules; evicted blobs are served from the store again', async () => {
