@@ -133,6 +133,27 @@ describe.skipIf(skip !== undefined)('the shared store from commands and clients'
     expect((await runCli({ args: ['verify', '--store', 's3://dmg/m'], env: ceph.env })).code).toBe(0);
   }, 180_000);
 
+  it('a stored object of the wrong size is never served either: the fill that finds it replaces it', async () => {
+    await ceph.createBucket('size');
+    const small = origin.file({ repoId: 'acme/s3', path: 'small.bin' });
+    const big = origin.file({ repoId: 'acme/s3', path: 'w.bin' });
+    // Longer than the blob, first bytes changed: a reader of the first `size` bytes would get wrong ones.
+    for (const f of [small, big]) {
+      const good = f.blob.body.kind === 'file' ? await readFile(f.blob.body.path) : Buffer.from(f.blob.body.data);
+      const damaged = Buffer.concat([good, Buffer.from('tail')]);
+      damaged[0]! ^= 0xff;
+      await ceph.client.send(new PutObjectCommand({ Bucket: 'size', Key: `m/blobs/sha256/${f.etag}`, Body: damaged }));
+    }
+    const r = await replica('size');
+    for (const f of [small, big]) {
+      const got = await hashedGet({ url: `${r.url}/acme/s3/resolve/main/${f.path}` });
+      if (!got.cut) expect(got.sha256).toBe(f.blob.sha256);
+      const again = await hashedGet({ url: `${r.url}/acme/s3/resolve/main/${f.path}` });
+      expect(again).toMatchObject({ status: 200, cut: false, sha256: f.blob.sha256 });
+      expect(await storedSha256('size', `m/blobs/sha256/${f.etag}`)).toBe(f.etag);
+    }
+  }, 180_000);
+
   it('verify --store --fix: plan, dry run, confirmation, then only the damaged object goes (never a good one, nothing outside the prefix)', async () => {
     await ceph.createBucket('fix');
     const filler = await replica('fix');
