@@ -124,7 +124,8 @@ export async function runStorePlan(params: {
     `Removed ${result.removed} of ${plan.totals.items} object(s), ${formatBytes(result.bytesFreed)}` +
       (result.gone > 0 ? `; ${result.gone} already gone` : '') +
       (result.kept.length > 0 ? `; ${result.kept.length} kept (stored again since)` : '') +
-      (result.failed.length > 0 ? `; ${result.failed.length} FAILED (see above)` : ''),
+      (result.failed.length > 0 ? `; ${result.failed.length} FAILED (see above)` : '') +
+      (result.deleteGuard === 'if-match' ? ' (each delete conditional on the hashed object: If-Match)' : ' (each checked by a HEAD just before: this store ignores If-Match on deletes)'),
   ];
   out.result({ data: { ...report.data, plan, dryRun: false, result, ...after.data }, text: [...lines, ...after.text] });
   return result.failed.length > 0 || !after.ok ? 1 : 0;

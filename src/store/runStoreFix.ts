@@ -3,7 +3,7 @@
  * keeps whatever stands under the key now if it is not the object that was hashed (a replica may
  * have filled the key again, with verified bytes, since the plan was made).
  */
-import { deleteDamagedObject } from './deleteDamagedObject.js';
+import { conditionalDeletes, deleteDamagedObject } from './deleteDamagedObject.js';
 import type { StoreFixItem, StoreFixPlan } from './planStoreFix.js';
 import type { S3Connection } from './s3Connection.js';
 
@@ -15,6 +15,8 @@ export interface StoreFixStep {
 }
 
 export interface StoreFixResult {
+  /** How each delete was tied to the object that was hashed: one conditional request, or a HEAD just before. */
+  deleteGuard: 'if-match' | 'head-check';
   removed: number;
   gone: number;
   bytesFreed: number;
@@ -29,7 +31,8 @@ export interface RunStoreFixParams {
 }
 
 export async function runStoreFix(params: RunStoreFixParams): Promise<StoreFixResult> {
-  const result: StoreFixResult = { removed: 0, gone: 0, bytesFreed: 0, kept: [], failed: [] };
+  const ifMatch = params.plan.items.length > 0 && (await conditionalDeletes(params.conn));
+  const result: StoreFixResult = { deleteGuard: ifMatch ? 'if-match' : 'head-check', removed: 0, gone: 0, bytesFreed: 0, kept: [], failed: [] };
   for (const item of params.plan.items) {
     let step: StoreFixStep;
     try {
