@@ -12,6 +12,8 @@ import { confirm } from './confirm.js';
 import type { CommandContext } from './context.js';
 import { formatBytes } from './format.js';
 import type { Output } from './output.js';
+import type { StoreFixPlan } from '../store/planStoreFix.js';
+import type { StoreFixResult } from '../store/runStoreFix.js';
 
 export interface PlanOptions {
   dryRun?: boolean;
@@ -68,6 +70,60 @@ export async function runPlan(params: { ctx: CommandContext; plan: Plan; options
   const after = report?.after ? await report.after(result) : undefined;
   out.result({ data: { ...report?.data, plan, dryRun: false, result, ...after?.data }, text: [...resultLines({ plan, result }), ...(after?.text ?? [])] });
   return result.failed.length > 0 || problem || after?.ok === false ? 1 : 0;
+}
+
+/**
+ * `verify --store --fix`: the same steps for objects of a shared store (print the plan, stop on
+ * `--dry-run`, ask unless `--yes`, run, report, check after), with the store's own plan and run.
+ */
+export async function runStorePlan(params: {
+  ctx: CommandContext;
+  plan: StoreFixPlan;
+  options: PlanOptions;
+  report: { data: Record<string, unknown>; text: string[] };
+  run: (params: { onStep: () => void }) => Promise<StoreFixResult>;
+  /** Once the plan ran: the store verified again (its data joins the JSON, its text ends the output). */
+  after: () => Promise<{ data: Record<string, unknown>; text: string[]; ok: boolean }>;
+}): Promise<number> {
+  const { ctx, plan, options, report } = params;
+  const { out } = ctx;
+  const notes = plan.notes.map((n) => `note: ${n}`);
+  if (plan.items.length === 0) {
+    out.result({ data: { ...report.data, plan, dryRun: options.dryRun === true, result: null }, text: [...report.text, ...notes, 'Nothing to remove.'] });
+    return 0;
+  }
+  if (!out.json) {
+    const table = out.table({
+      rows: plan.items,
+      columns: [
+        { header: 'OBJECT', value: (item) => item.key },
+        { header: 'BYTES', value: (item) => formatBytes(item.bytes), align: 'right' },
+        { header: 'WHY', value: (item) => item.reason },
+      ],
+    });
+    out.result({ data: null, text: [...report.text, ...table, '', `Plan (verify --store --fix): remove ${plan.totals.items} damaged object(s), ${formatBytes(plan.totals.bytes)}, from ${plan.store}`, ...notes] });
+  }
+  if (options.dryRun) {
+    if (out.json) out.result({ data: { ...report.data, plan, dryRun: true, result: null } });
+    else out.info('Dry run: nothing was changed.');
+    return 0;
+  }
+  const ok = await confirm({ question: `Remove ${plan.totals.items} object(s) (${formatBytes(plan.totals.bytes)}) from the store?`, yes: options.yes === true });
+  if (!ok) throw new HubcacheError({ code: 'E_ABORTED', message: 'Not confirmed; nothing was changed' });
+  let done = 0;
+  const result = await params.run({ onStep: () => out.live([`removing ${++done}/${plan.items.length}`]) });
+  const after = await params.after();
+  const lines = [
+    ...result.kept.map((step) => `kept    ${step.item.key}\n        ${step.detail ?? ''}`),
+    ...result.failed.map((step) => `FAILED  ${step.item.key}\n        ${step.detail ?? ''}`),
+    `Removed ${result.removed} of ${plan.totals.items} object(s), ${formatBytes(result.bytesFreed)}` +
+      (result.gone > 0 ? `; ${result.gone} already gone` : '') +
+      (result.kept.length > 0 ? `; ${result.kept.length} kept (stored again since)` : '') +
+      (result.failed.length > 0 ? `; ${result.failed.length} FAILED (see above)` : '') +
+      (result.deleteGuard === 'if-match' ? ' (each delete conditional on the hashed object: If-Match)' : ' (each checked by a HEAD just before: this store ignores If-Match on deletes)'),
+  ];
+  out.result({ data: { ...report.data, plan, dryRun: false, result, ...after.data }, text: [...lines, ...after.text] });
+  return result.failed.length > 0 || !after.ok ? 1 : 0;
 }
 
 function planLines(params: { out: Output; plan: Plan; verbose: boolean }): string[] {

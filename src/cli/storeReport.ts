@@ -32,15 +32,13 @@ export function storeListingLines(params: { out: Output; listing: StoreListing }
   ];
 }
 
-export function verifyStoreLines(params: { report: VerifyStoreReport }): string[] {
+export function verifyStoreLines(params: { report: VerifyStoreReport; fix?: boolean }): string[] {
   const { report } = params;
-  const lines = report.findings.map(
-    (f) => `${f.code === 'FILE_BLOB_MISSING' ? 'note  ' : 'DAMAGE'} ${f.code.padEnd(20)} ${f.key}\n       ${f.message}${f.removed ? ' (removed)' : ''}`,
-  );
+  const lines = report.findings.map((f) => `${f.code === 'FILE_BLOB_MISSING' ? 'note  ' : 'DAMAGE'} ${f.code.padEnd(20)} ${f.key}\n       ${f.message}`);
   const damaged = report.findings.filter((f) => f.code !== 'FILE_BLOB_MISSING');
   lines.push(
     `${report.store}: ${report.blobsChecked} blob(s), ${formatBytes(report.bytesHashed)} hashed: ` +
-      (damaged.length === 0 ? 'no damage found' : `${damaged.length} damaged object(s)${damaged.every((f) => f.removed) ? ', removed' : ' (verify --store --fix --yes removes them)'}`),
+      (damaged.length === 0 ? 'no damage found' : `${damaged.length} damaged object(s)${params.fix ? '' : ' (verify --store --fix plans their removal)'}`),
   );
   return lines;
 }

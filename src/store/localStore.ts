@@ -10,6 +10,7 @@ import { mkdir, readFile, readlink, rename, stat, writeFile } from 'node:fs/prom
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { recordAccess } from '../cache/accessLog.js';
 import { readRef } from '../cache/readRefs.js';
 import { repoFolderName, type RepoRef } from '../cache/repoId.js';
 import { HUBCACHE_DIR_NAME, repoPaths } from '../cache/repoPaths.js';
@@ -21,12 +22,14 @@ import { isHubcacheError } from '../errors.js';
 import { BlobFill } from './blobFill.js';
 import type { BlobReader, BlobStore, FileFacts, FillParams, FillStatus } from './blobStore.js';
 
+const USE_NOTE_INTERVAL_MS = 60_000;
+
 export interface LocalStoreParams {
   cacheDir: string;
   /** Bytes received from upstream (metrics). */
   onUpstreamBytes?: (bytes: number) => void;
-  /** A fill ended (ok or not), for logs. */
-  onFillEnd?: (fill: FillStatus & { error?: string }) => void;
+  /** A fill ended (ok or not), for logs; a failed one carries its error and, when typed, the error's code. */
+  onFillEnd?: (fill: FillStatus & { error?: string; errorCode?: string }) => void;
   stallTimeoutMs?: number;
 }
 
@@ -36,6 +39,20 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
   const running = new Map<string, BlobFill>();
   const settling = new Set<Promise<void>>();
   const closing = new AbortController();
+
+  const usesNoted = new Map<string, number>();
+  /**
+   * A cached file was served: evict (`--budget`, the dashboard) ranks revisions by last use, and a
+   * blob's atime does not say it on relatime/noatime mounts. Recorded at most once a minute per
+   * revision by this process (the record itself is throttled too, but costs a read to find out).
+   */
+  function noteUse(repo: RepoRef, commit: string): void {
+    const key = `${repoFolderName(repo)}/${commit}`;
+    const now = Date.now();
+    if (now - (usesNoted.get(key) ?? 0) < USE_NOTE_INTERVAL_MS) return;
+    usesNoted.set(key, now);
+    void recordAccess({ cacheDir, repoFolder: repoFolderName(repo), commit, at: now });
+  }
 
   function fileReader(path: string, facts: { etag: string; size: number }): BlobReader {
     return {
@@ -69,6 +86,7 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
         // The snapshot holds the file, so the branch asked for may point at it (only written when it changed).
         await writeRef({ cacheDir, ...repo, revision, commit: facts.commit }).catch(() => undefined);
       }
+      noteUse(repo, facts.commit);
       return fileReader(blobPath, facts);
     },
 
@@ -119,7 +137,8 @@ export function createLocalStore(params: LocalStoreParams): BlobStore {
         (err: unknown) => blobFill.settle(err instanceof Error ? err : new Error(String(err))),
       ).finally(() => {
         if (running.get(key) === blobFill) running.delete(key);
-        params.onFillEnd?.({ ...blobFill.snapshot(), ...(blobFill.error ? { error: blobFill.error.message } : {}) });
+        const error = blobFill.error;
+        params.onFillEnd?.({ ...blobFill.snapshot(), ...(error ? { error: error.message, ...(isHubcacheError(error) ? { errorCode: error.code } : {}) } : {}) });
         settling.delete(work);
       });
       settling.add(work);

@@ -11,7 +11,7 @@ import { HubcacheError } from '../errors.js';
 import { isS3NotFound, type S3Connection } from './s3Connection.js';
 import { s3Keys } from './s3Keys.js';
 import { uploadBlobFile } from './s3UploadFile.js';
-import { DEFAULT_PART_SIZE } from './s3Store.js';
+import { DEFAULT_PART_SIZE } from './s3Defaults.js';
 
 export interface PushToStoreParams {
   conn: S3Connection;

@@ -102,11 +102,13 @@ const { ctx, fill, request } = params;
     if (lease?.body.state === 'failed' && leaseIsLive({ lease, now }) && fill.role !== 'starting') {
       throw new Error(`the filling replica failed: ${lease.body.error ?? 'unknown error'}`);
     }
-    if (!leaseIsLive({ lease, now })) {
+    // A failure recorded before this fill looked (it never followed that filler) is over: retry
+    // now rather than after the TTL. The failed filler's own followers stopped above.
+    if (!leaseIsLive({ lease, now }) || (lease!.body.state === 'failed' && fill.role === 'starting')) {
       const gen = (lease?.gen ?? 0) + 1;
       const won = await tryCreateLease({ conn, keys, etag, gen, body: { holder, until: now + leaseTtlMs, partSize, size, state: 'filling' } });
       if (won) {
-        if (lease !== undefined) ctx.log?.({ event: 'fill-takeover', etag, gen, from: lease.body.holder });
+        if (lease !== undefined) ctx.log?.({ event: lease.body.state === 'failed' ? 'fill-retry' : 'fill-takeover', etag, gen, from: lease.body.holder });
         try {
           await lead(ctx, fill, request, gen);
           return;
@@ -121,11 +123,6 @@ const { ctx, fill, request } = params;
           throw err;
         }
       }
-      continue;
-    }
-    if (lease!.body.state === 'failed') {
-      // A failure older than this request: try again ourselves once it expires.
-      await sleep(pollMs);
       continue;
     }
     fill.role = 'follower';

@@ -9,7 +9,9 @@
  *   the store into it once, through the same `fetchBlob` as every download (hash checked, atomic
  *   rename), and streamed to clients while it copies. So a damaged object is detected on its first
  *   read on each replica and never completes a client's transfer, and repeated reads cost the
- *   store nothing. `evict` keeps that cache within a budget (serve runs it after fills).
+ *   store nothing. The damaged object is then deleted (only if it is still the object that was
+ *   read: deleteDamagedObject), so the next request fills the blob again from upstream instead
+ *   of failing on it forever. `evict` keeps that cache within a budget (serve runs it after fills).
  * - Optionally a cached blob is answered with a redirect to a short-lived presigned GET, so the
  *   bytes flow from the store to the client without passing through the replica.
  * - Commit-keyed metadata, branch answers (with their fetch time) and file facts live in the
@@ -25,14 +27,16 @@ import { repoFolderName } from '../cache/repoId.js';
 import { isCommitHash } from '../cache/revision.js';
 import type { BlobReader, BlobStore, FileFacts, FillParams, FillStatus } from './blobStore.js';
 import { createLocalStore } from './localStore.js';
+import { deleteDamagedObject } from './deleteDamagedObject.js';
 import { isS3NotFound, type S3Connection } from './s3Connection.js';
 import { S3Fill } from './s3Fill.js';
 import { s3Keys } from './s3Keys.js';
 import { driveS3Fill, type S3FillContext } from './s3FillDriver.js';
 import { cacheTempDir, tempPath } from '../cache/replaceViaTemp.js';
 
-export const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
-export const DEFAULT_LEASE_TTL_MS = 15_000;
+import { DEFAULT_LEASE_TTL_MS, DEFAULT_PART_SIZE } from './s3Defaults.js';
+
+export { DEFAULT_LEASE_TTL_MS, DEFAULT_PART_SIZE };
 
 export interface S3StoreParams {
   conn: S3Connection;
@@ -71,24 +75,48 @@ export function createS3Store(params: S3StoreParams): S3Store {
   const settling = new Set<Promise<void>>();
   const closing = new AbortController();
   const writtenRefs = new Map<string, { commit: string; at: number }>();
+  /** `<repo folder>|<etag>` -> S3 ETag of the blob object a local copy is reading. */
+  const copying = new Map<string, string>();
   const local = createLocalStore({
     cacheDir: params.cacheDir,
     ...(params.stallTimeoutMs !== undefined ? { stallTimeoutMs: params.stallTimeoutMs } : {}),
     onFillEnd: (fill) => {
-      // A stored object that does not hash to its name: its readers were cut, the local copy discarded.
-      if (fill.error) params.log?.({ event: 'store-read-failed', etag: fill.etag, error: fill.error });
+      const objectEtag = copying.get(`${fill.repo}|${fill.etag}`);
+      copying.delete(`${fill.repo}|${fill.etag}`);
+      if (fill.error) {
+        // A stored object that does not hash to its name: its readers were cut, the local copy discarded.
+        params.log?.({ event: 'store-read-failed', etag: fill.etag, error: fill.error });
+        if (fill.errorCode === 'E_INTEGRITY' && objectEtag !== undefined) removeDamaged(fill.etag, objectEtag);
+      }
       params.onLocalFillEnd?.();
     },
   });
 
-  async function blobExists(etag: string, size: number): Promise<boolean> {
+  /** The blob object's size and S3 ETag, or undefined when there is none. */
+  async function headBlob(etag: string): Promise<{ size: number; objectEtag: string } | undefined> {
     try {
       const head = await conn.client.send(new HeadObjectCommand({ Bucket, Key: keys.blob(etag) }));
-      return head.ContentLength === size;
+      return { size: head.ContentLength ?? -1, objectEtag: head.ETag ?? '' };
     } catch (err) {
-      if (isS3NotFound(err)) return false;
+      if (isS3NotFound(err)) return undefined;
       throw err;
     }
+  }
+
+  async function blobExists(etag: string, size: number): Promise<boolean> {
+    return (await headBlob(etag))?.size === size;
+  }
+
+  /** Deletes the damaged object this replica read (kept if another stands there now), logged either way. */
+  function removeDamaged(etag: string, objectEtag: string): void {
+    const key = keys.blob(etag);
+    const work = deleteDamagedObject({ conn, key, objectEtag })
+      .then(
+        (outcome) => params.log?.({ event: outcome === 'removed' ? 'store-object-removed' : 'store-object-kept', key, outcome }),
+        (err: unknown) => params.log?.({ event: 'store-object-kept', key, error: (err as Error).message }),
+      )
+      .finally(() => settling.delete(work));
+    settling.add(work);
   }
 
   function presign(etag: string, seconds: number): Promise<string> {
@@ -115,14 +143,19 @@ export function createS3Store(params: S3StoreParams): S3Store {
   async function readThroughLocal(params: { repo: RepoRef; revision: string; path: string; facts: FileFacts; redirectSeconds?: number }): Promise<BlobReader | undefined> {
     const cached = await local.openBlob(params);
     if (cached) return cached;
-    if (!(await blobExists(params.facts.etag, params.facts.size))) return undefined;
+    const head = await headBlob(params.facts.etag);
+    if (head?.size !== params.facts.size) return undefined;
     if (params.redirectSeconds !== undefined) {
       return { ...objectReader(params.facts), redirect: await presign(params.facts.etag, params.redirectSeconds) };
     }
     const joined = await local.runningFill({ repo: params.repo, etag: params.facts.etag });
     if (joined) return joined;
     const { repo, revision, path, facts } = params;
-    return local.fillBlob({ repo, revision, path, facts, url: await presign(facts.etag, 3600), token: undefined });
+    const url = await presign(facts.etag, 3600);
+    const copy = `${repoFolderName(repo)}|${facts.etag}`;
+    // Which object the copy reads (a re-filled key holds another): only that one is deleted if it hashes wrong.
+    copying.set(copy, head.objectEtag);
+    return local.fillBlob({ repo, revision, path, facts, url, token: undefined });
   }
 
   const readerParams = (p: { repo: RepoRef; revision: string; path: string; facts: FileFacts }): { repo: RepoRef; revision: string; path: string; facts: FileFacts; redirectSeconds?: number } =>

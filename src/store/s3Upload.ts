@@ -95,15 +95,10 @@ export async function uploadBlob(params: UploadBlobParams): Promise<void> {
   }
   params.assertLease?.();
   if (small) {
-    try {
-      await conn.client.send(new PutObjectCommand({ Bucket: conn.bucket, Key: keys.blob(etag), Body: whole ?? Buffer.alloc(0), ...(conn.conditionalWrites ? { IfNoneMatch: '*' } : {}) }));
-    } catch (err) {
-      // Another replica stored the same verified bytes first.
-      if (s3Status(err) !== 412) throw err;
-    }
+    await putBlobObject({ conn, key: keys.blob(etag), body: whole ?? Buffer.alloc(0) });
     return;
   }
-  await assemble({ conn, keys, etag, parts, partEtags });
+  await assemble({ conn, keys, etag, size, parts, partEtags });
   await deleteParts({ conn, keys, etag, parts });
 }
 
@@ -177,16 +172,13 @@ async function streamUpstream(
   return params.small ? buffer : undefined;
 }
 
-async function assemble(params: { conn: S3Connection; keys: S3Keys; etag: string; parts: number; partEtags: string[] }): Promise<void> {
-  const { conn, keys, etag, parts, partEtags } = params;
+async function assemble(params: { conn: S3Connection; keys: S3Keys; etag: string; size: number; parts: number; partEtags: string[] }): Promise<void> {
+  const { conn, keys, etag, size, parts, partEtags } = params;
   const Bucket = conn.bucket;
   const Key = keys.blob(etag);
-  // Already complete (another filler won the race with the same verified bytes).
-  const exists = await conn.client.send(new HeadObjectCommand({ Bucket, Key })).then(
-    () => true,
-    (err: unknown) => (isS3NotFound(err) ? false : Promise.reject(err)),
-  );
-  if (exists) return;
+  // Already complete (another filler won the race with the same verified bytes). An object of
+  // another size there is damaged: the Complete below replaces it.
+  if ((await storedSize({ conn, key: Key })) === size) return;
   const upload = await conn.client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: 'application/octet-stream' }));
   const UploadId = upload.UploadId!;
   try {
@@ -213,6 +205,32 @@ async function assemble(params: { conn: S3Connection; keys: S3Keys; etag: string
     );
   } catch (err) {
     await conn.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Writes a blob object in one PUT from bytes whose hash was checked (`If-None-Match: *` where
+ * honoured). Refused because an object stands there: the same verified bytes from another writer,
+ * or a damaged object of another size (readers would be served its bytes), replaced by ours then.
+ */
+export async function putBlobObject(params: { conn: S3Connection; key: string; body: Buffer }): Promise<void> {
+  const { conn, key, body } = params;
+  const put = (conditional: boolean) => conn.client.send(new PutObjectCommand({ Bucket: conn.bucket, Key: key, Body: body, ...(conditional ? { IfNoneMatch: '*' } : {}) }));
+  try {
+    await put(conn.conditionalWrites);
+  } catch (err) {
+    if (s3Status(err) !== 412) throw err;
+    if ((await storedSize({ conn, key })) !== body.byteLength) await put(false);
+  }
+}
+
+/** The size of the object at `key`, or undefined when there is none. */
+async function storedSize(params: { conn: S3Connection; key: string }): Promise<number | undefined> {
+  try {
+    return (await params.conn.client.send(new HeadObjectCommand({ Bucket: params.conn.bucket, Key: params.key }))).ContentLength;
+  } catch (err) {
+    if (isS3NotFound(err)) return undefined;
     throw err;
   }
 }

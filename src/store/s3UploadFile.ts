@@ -1,11 +1,11 @@
-import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { open } from 'node:fs/promises';
 import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { createStreamingHasher } from '../cache/hashFile.js';
 import { HubcacheError } from '../errors.js';
-import { s3Status, type S3Connection } from './s3Connection.js';
+import type { S3Connection } from './s3Connection.js';
 import type { S3Keys } from './s3Keys.js';
-import { partCount, partLength } from './s3Upload.js';
+import { partCount, partLength, putBlobObject } from './s3Upload.js';
 
 /**
  * A local blob file into the store (`push`): hashed while it is read and uploaded; one PutObject
@@ -39,11 +39,7 @@ export async function uploadBlobFile(params: { conn: S3Connection; keys: S3Keys;
       const data = size === 0 ? Buffer.alloc(0) : await readPart(0);
       const digest = hasher.digest();
       if (digest !== etag) throw mismatch(digest);
-      try {
-        await conn.client.send(new PutObjectCommand({ Bucket, Key, Body: data, ...(conn.conditionalWrites ? { IfNoneMatch: '*' } : {}) }));
-      } catch (err) {
-        if (s3Status(err) !== 412) throw err;
-      }
+      await putBlobObject({ conn, key: Key, body: data });
       return;
     }
     const upload = await conn.client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: 'application/octet-stream' }));

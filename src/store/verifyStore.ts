@@ -1,21 +1,25 @@
 /**
  * `verify --store`: every blob object of a shared store re-hashed against its key, streamed from
- * the store (nothing is kept on disk), a few at a time. A damaged object is reported, and with
- * `remove` deleted so the next request refills it from upstream; replicas never serve it anyway
- * (their local read cache hashes every object it copies in and cuts the transfer on a mismatch).
+ * the store (nothing is kept on disk), a few at a time. A damaged object is reported with the S3
+ * ETag of the bytes that were read, so `verify --store --fix` (planStoreFix) deletes exactly that
+ * object and not one a replica stored since; replicas never serve it anyway (their local read
+ * cache hashes every object it copies in, cuts the transfer on a mismatch and deletes the object).
  */
-import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { createStreamingHasher } from '../cache/hashFile.js';
 import type { RepoRef } from '../cache/repoId.js';
 import { listStore } from './listStore.js';
 import type { S3Connection } from './s3Connection.js';
+import { unquote } from './s3Upload.js';
 
 export interface VerifyStoreFinding {
   code: 'BLOB_HASH_MISMATCH' | 'BLOB_UNREADABLE' | 'FILE_BLOB_MISSING';
   key: string;
   message: string;
-  removed?: boolean;
+  /** BLOB_HASH_MISMATCH: the S3 ETag and size of the object whose bytes were hashed. */
+  objectEtag?: string;
+  size?: number;
 }
 
 export interface VerifyStoreReport {
@@ -30,8 +34,6 @@ export interface VerifyStoreParams {
   conn: S3Connection;
   /** Only the blobs these repos' file records name (default: every blob object). */
   repos?: RepoRef[];
-  /** Delete damaged objects (verify --store --fix). */
-  remove?: boolean;
   concurrency?: number;
   onProgress?: (progress: { bytesHashed: number; blobsChecked: number }) => void;
 }
@@ -61,8 +63,10 @@ export async function verifyStore(params: VerifyStoreParams): Promise<VerifyStor
       const algorithm = hashAlgorithmForBlobName({ name: blob.etag })!;
       const hasher = createStreamingHasher({ algorithm, size: blob.size });
       let digest: string | undefined;
+      let objectEtag = '';
       try {
         const got = await conn.client.send(new GetObjectCommand({ Bucket: conn.bucket, Key: blob.key }));
+        objectEtag = unquote(got.ETag);
         for await (const chunk of got.Body as AsyncIterable<Uint8Array>) {
           hasher.update(chunk);
           bytesHashed += chunk.byteLength;
@@ -74,19 +78,12 @@ export async function verifyStore(params: VerifyStoreParams): Promise<VerifyStor
       }
       blobsChecked += 1;
       if (digest !== undefined && digest !== blob.etag) {
-        const finding: VerifyStoreFinding = { code: 'BLOB_HASH_MISMATCH', key: blob.key, message: `${algorithm} of the object is ${digest}, not its name` };
-        if (params.remove) {
-          finding.removed = await conn.client.send(new DeleteObjectCommand({ Bucket: conn.bucket, Key: blob.key })).then(
-            () => true,
-            () => false,
-          );
-        }
-        findings.push(finding);
+        findings.push({ code: 'BLOB_HASH_MISMATCH', key: blob.key, message: `${algorithm} of the object is ${digest}, not its name`, objectEtag, size: blob.size });
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, params.concurrency ?? 4) }, work));
   // A record whose blob is missing is no damage: the blob is filled again on request.
-  const ok = findings.every((f) => f.code === 'FILE_BLOB_MISSING' || f.removed === true);
+  const ok = findings.every((f) => f.code === 'FILE_BLOB_MISSING');
   return { ok, store: listing.store, blobsChecked, bytesHashed, findings };
 }

@@ -1,10 +1,8 @@
 /** `hubcache pull REPO[@REV]... --store s3://...`: chosen repos from a shared store into the local cache. */
 import type { Command } from 'commander';
 import { parseRepoSpec } from '../../cache/repoId.js';
-import { pullFromStore } from '../../store/pullFromStore.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import { formatBytes } from '../format.js';
-import { openStore } from '../openStore.js';
 
 export function registerPullCommand(program: Command): void {
   const cmd = program
@@ -24,6 +22,8 @@ Examples:
   );
   cmd.action(
     runCommand(async ({ config, out }, specs: string[], options: { store: string }) => {
+      // Loaded here only: the AWS SDK behind them costs start-up time other commands should not pay.
+      const [{ pullFromStore }, { openStore }] = await Promise.all([import('../../store/pullFromStore.js'), import('../openStore.js')]);
       const conn = await openStore({ url: options.store, write: false });
       const repos = specs.map((spec) => {
         const at = spec.lastIndexOf('@');

@@ -2,10 +2,8 @@
 import type { Command } from 'commander';
 import { parseRepoSpec } from '../../cache/repoId.js';
 import { HubcacheError } from '../../errors.js';
-import { pushToStore } from '../../store/pushToStore.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import { formatBytes } from '../format.js';
-import { openStore } from '../openStore.js';
 
 export function registerPushCommand(program: Command): void {
   const cmd = program
@@ -26,6 +24,8 @@ Examples:
   );
   cmd.action(
     runCommand(async ({ config, out }, repos: string[], options: { store: string }) => {
+      // Loaded here only: the AWS SDK behind them costs start-up time other commands should not pay.
+      const [{ pushToStore }, { openStore }] = await Promise.all([import('../../store/pushToStore.js'), import('../openStore.js')]);
       const conn = await openStore({ url: options.store, write: true });
       const refs = repos.map((spec) => parseRepoSpec({ spec }));
       if (refs.length === 0) throw new HubcacheError({ code: 'E_USAGE', message: 'name at least one repo to push' });

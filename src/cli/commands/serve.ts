@@ -7,9 +7,7 @@ import { listen } from '../../server/listen.js';
 import { loadKnownPublic, saveKnownPublic } from '../../server/knownPublic.js';
 import { createLocalStore } from '../../store/localStore.js';
 import type { BlobStore, FillStatus } from '../../store/blobStore.js';
-import { openS3Connection } from '../../store/s3Connection.js';
 import { parseS3Location } from '../../store/s3Location.js';
-import { createS3Store } from '../../store/s3Store.js';
 import { resolveS3Settings } from '../../config.js';
 import { Metrics } from '../../server/metrics.js';
 import { createDashboard, type Dashboard } from '../../server/dashboard/createDashboard.js';
@@ -124,6 +122,8 @@ links, traffic, fills in flight, doctor's findings and the last verify; its data
       if (options.store !== undefined) {
         const location = parseS3Location({ url: options.store });
         const presignSeconds = options.presign === undefined ? undefined : parsePositiveInt({ text: options.presign, name: '--presign', min: 1, max: 7 * 86400 });
+        // Loaded here only: a serve without --store (and --help, --version) does not load the AWS SDK.
+        const [{ openS3Connection }, { createS3Store }] = await Promise.all([import('../../store/s3Connection.js'), import('../../store/s3Store.js')]);
         const conn = await openS3Connection({ location, settings: resolveS3Settings() });
         storeInfo = { url: options.store, conditionalWrites: conn.conditionalWrites };
         // Said once at start: without conditional writes two replicas may fill one blob twice (never wrongly).

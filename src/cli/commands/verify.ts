@@ -7,8 +7,8 @@ import { MAX_JOBS, parsePositiveInt } from '../parsePositiveInt.js';
 import { addCommonOptions, runCommand } from '../context.js';
 import { formatBytes } from '../format.js';
 import { hashProgress } from '../hashProgress.js';
-import { addPlanOptions, runPlan, type PlanOptions } from '../planCommand.js';
-import { HubcacheError } from '../../errors.js';
+import { addPlanOptions, runPlan, runStorePlan, type PlanOptions } from '../planCommand.js';
+import type { CommandContext } from '../context.js';
 
 interface VerifyOptions extends PlanOptions {
   fix?: boolean;
@@ -23,7 +23,7 @@ export function registerVerifyCommand(program: Command): void {
     .argument('[repos...]', 'only these repos (org/name, dataset/org/name or models--org--name)')
     .option('--fix', 'plan the repairs (damaged blobs and the links to them, broken links, bad refs, stray files; absolute links rewritten), show the plan, ask, run it')
     .option('-j, --jobs <n>', 'hashing threads (default: number of cores)')
-    .option('--store <s3://bucket/prefix>', 'verify the blob objects of a shared store of `serve --store` replicas instead of the local cache (streamed, nothing written)');
+    .option('--store <s3://bucket/prefix>', 'verify the blob objects of a shared store of `serve --store` replicas instead of the local cache (streamed; with --fix, damaged objects are planned for removal and refilled on the next request)');
   addPlanOptions(addCommonOptions(cmd)).addHelpText(
     'after',
     `
@@ -31,31 +31,22 @@ export function registerVerifyCommand(program: Command): void {
 otherwise), and -n/--dry-run only shows it. It never removes folders the cache
 layout does not define (e.g. a folder in snapshots/ that is no commit), nor
 anything behind a linked folder or a linked blob's target: those are reported.
+With --store, --fix removes only blob objects whose bytes do not hash to their
+key, each only if it is still the object that was hashed (a replica may have
+stored it again since); the next request through a replica fills it again.
 
 Examples:
   $ hubcache verify
   $ hubcache verify Qwen/Qwen3-0.6B --json
   $ hubcache verify --fix --dry-run
   $ hubcache verify --fix --yes   # then \`hubcache download\` refetches what was removed
-  $ AWS_ENDPOINT_URL=http://10.0.0.5:7480 hubcache verify --store s3://models/mirror`,
+  $ AWS_ENDPOINT_URL=http://10.0.0.5:7480 hubcache verify --store s3://models/mirror
+  $ hubcache verify --store s3://models/mirror --fix --dry-run`,
   );
   cmd.action(
     runCommand(async (ctx, repos: string[], options: VerifyOptions) => {
       const { config, out } = ctx;
-      if (options.store !== undefined) {
-        if (options.fix) throw new HubcacheError({ code: 'E_USAGE', message: '--fix does not apply to --store yet: verify --store reports damaged objects (replicas never serve them)' });
-        // Loaded here only: the AWS SDK behind them costs start-up time a local verify should not pay.
-        const [{ verifyStore }, { openStore }, { verifyStoreLines }] = await Promise.all([
-          import('../../store/verifyStore.js'),
-          import('../openStore.js'),
-          import('../storeReport.js'),
-        ]);
-        const conn = await openStore({ url: options.store, write: false });
-        const jobs = options.jobs !== undefined ? parsePositiveInt({ text: options.jobs, name: '-j/--jobs', max: MAX_JOBS }) : undefined;
-        const report = await verifyStore({ conn, ...(repos.length > 0 ? { repos: repos.map((spec) => parseRepoSpec({ spec })) } : {}), ...(jobs !== undefined ? { concurrency: jobs } : {}) });
-        out.result({ data: report, text: verifyStoreLines({ report }) });
-        return report.ok ? 0 : 1;
-      }
+      if (options.store !== undefined) return verifyStoreCommand({ ctx, repos, options, store: options.store });
       const folders = repos.length > 0 ? repos.map((spec) => repoFolderName(parseRepoSpec({ spec }))) : undefined;
       const onProgress = hashProgress({ out, label: 'verifying' });
       const concurrency = options.jobs !== undefined ? parsePositiveInt({ text: options.jobs, name: '-j/--jobs', max: MAX_JOBS }) : undefined;
@@ -99,6 +90,52 @@ Examples:
       return Math.max(code, (ranOk ?? report.ok) ? 0 : 1);
     }),
   );
+}
+
+/** `verify --store [--fix]`. Its modules (and the AWS SDK behind them) load only here: a local verify does not pay for them. */
+async function verifyStoreCommand(params: { ctx: CommandContext; repos: string[]; options: VerifyOptions; store: string }): Promise<number> {
+  const { ctx, repos, options } = params;
+  const { out } = ctx;
+  const [{ verifyStore }, { openStore }, { verifyStoreLines }, { planStoreFix }, { runStoreFix }] = await Promise.all([
+    import('../../store/verifyStore.js'),
+    import('../openStore.js'),
+    import('../storeReport.js'),
+    import('../../store/planStoreFix.js'),
+    import('../../store/runStoreFix.js'),
+  ]);
+  // --fix deletes objects: open it as a writer (a store that refuses writes says so now).
+  const conn = await openStore({ url: params.store, write: options.fix === true });
+  const jobs = options.jobs !== undefined ? parsePositiveInt({ text: options.jobs, name: '-j/--jobs', max: MAX_JOBS }) : undefined;
+  const verify = () =>
+    verifyStore({ conn, ...(repos.length > 0 ? { repos: repos.map((spec) => parseRepoSpec({ spec })) } : {}), ...(jobs !== undefined ? { concurrency: jobs } : {}) });
+  const report = await verify();
+  const text = verifyStoreLines({ report, fix: options.fix === true });
+  if (!options.fix) {
+    out.result({ data: report, text });
+    return report.ok ? 0 : 1;
+  }
+  let ranOk: boolean | undefined;
+  const plan = planStoreFix({ report });
+  const code = await runStorePlan({
+    ctx,
+    plan,
+    options,
+    report: { data: { ...report }, text },
+    run: ({ onStep }) => runStoreFix({ conn, plan, onStep }),
+    after: async () => {
+      // Prove the repair: the store must now verify clean (objects removed are no damage: refilled on request).
+      const again = await verify();
+      ranOk = again.ok;
+      const left = again.findings.filter((f) => f.code !== 'FILE_BLOB_MISSING');
+      return {
+        ok: again.ok,
+        data: { afterFix: { ok: again.ok, findings: again.findings } },
+        text: again.ok ? ['after --fix: the store verifies clean'] : [`after --fix: ${left.length} problem(s) remain:`, ...left.map((f) => `  ${f.code} ${f.key}`)],
+      };
+    },
+  });
+  // Nothing ran (dry run, nothing removable): the damage found is the answer.
+  return Math.max(code, (ranOk ?? report.ok) ? 0 : 1);
 }
 
 function reportLines(params: { report: VerifyReport; fix: boolean }): string[] {
