@@ -30,6 +30,7 @@ import { S3Fill } from './s3Fill.js';
 import { s3Keys } from './s3Keys.js';
 import { driveS3Fill, type S3FillContext } from './s3FillDriver.js';
 import { cacheTempDir, tempPath } from '../cache/replaceViaTemp.js';
+import { S3PeerParts } from './s3PeerParts.js';
 
 export const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
 export const DEFAULT_LEASE_TTL_MS = 15_000;
@@ -48,11 +49,15 @@ export interface S3StoreParams {
   pollMs?: number;
   stallTimeoutMs?: number;
   onUpstreamBytes?: (bytes: number) => void;
-  onFillEnd?: (fill: FillStatus & { error?: string; role?: string }) => void;
+  onFillEnd?: (fill: FillStatus & { error?: string; role?: string; partsFrom?: { peer: number; store: number } }) => void;
   /** A copy from the store into the local cache ended (the CLI evicts the local cache then). */
   onLocalFillEnd?: () => void;
   /** Notes worth a log line (takeovers, damaged objects). */
   log?: (record: Record<string, unknown>) => void;
+  /** Where other replicas reach this one (`--advertise-url`); its leases then offer their parts to peers. */
+  advertiseUrl?: () => string | undefined;
+  /** A follower spooled a part from the leading peer or from the store (metrics). */
+  onFollowerPart?: (source: 'peer' | 'store') => void;
 }
 
 export interface S3Store extends BlobStore {
@@ -70,6 +75,7 @@ export function createS3Store(params: S3StoreParams): S3Store {
   const running = new Map<string, S3Fill>();
   const settling = new Set<Promise<void>>();
   const closing = new AbortController();
+  const peers = params.advertiseUrl ? new S3PeerParts({ advertiseUrl: params.advertiseUrl, signal: closing.signal }) : undefined;
   const writtenRefs = new Map<string, { commit: string; at: number }>();
   const local = createLocalStore({
     cacheDir: params.cacheDir,
@@ -160,6 +166,8 @@ export function createS3Store(params: S3StoreParams): S3Store {
     ...(params.stallTimeoutMs !== undefined ? { stallTimeoutMs: params.stallTimeoutMs } : {}),
     ...(params.onUpstreamBytes ? { onUpstreamBytes: params.onUpstreamBytes } : {}),
     ...(params.log ? { log: params.log } : {}),
+    ...(peers ? { peers } : {}),
+    ...(params.onFollowerPart ? { onFollowerPart: params.onFollowerPart } : {}),
   };
 
   const store: S3Store = {
@@ -203,7 +211,7 @@ export function createS3Store(params: S3StoreParams): S3Store {
         )
         .finally(() => {
           if (running.get(key) === fill) running.delete(key);
-          params.onFillEnd?.({ ...fill.snapshot(), role: fill.role, ...(fill.error ? { error: fill.error.message } : {}) });
+          params.onFillEnd?.({ ...fill.snapshot(), role: fill.role, ...(fill.role === 'follower' ? { partsFrom: fill.partsFrom } : {}), ...(fill.error ? { error: fill.error.message } : {}) });
           settling.delete(work);
         });
       settling.add(work);
@@ -254,6 +262,10 @@ export function createS3Store(params: S3StoreParams): S3Store {
 
     async putMeta({ key, value }) {
       await conn.client.send(new PutObjectCommand({ Bucket, Key: keys.meta(key), Body: value }));
+    },
+
+    async peerPart(request) {
+      return peers ? peers.answer(request) : { status: 404, message: 'This replica offers no parts to peers' };
     },
 
     fills() {
