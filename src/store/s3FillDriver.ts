@@ -213,8 +213,9 @@ async function partFromPeer(
     if (head.ContentLength !== length) return 'failed';
     storedEtag = unquote(head.ETag);
   } catch (err) {
-    // No part object (the fill completed and cleaned up, or a peer answering ahead of the store).
-    if (isS3NotFound(err)) return 'not-yet';
+    // No part object: a peer answering ahead of the store, or the fill completed and cleaned up
+    // (the loop then finds the blob); either way this lease's peer is done with.
+    if (isS3NotFound(err)) ctx.log?.({ event: 'peer-part-failed', etag, index, reason: 'no such part in the store' });
     return 'failed';
   }
   const md5 = createHash('md5').update(got.data).digest('hex');
