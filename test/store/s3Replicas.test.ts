@@ -247,6 +247,8 @@ describe.skipIf(skip !== undefined)('replicas sharing a Ceph RGW bucket', () => 
     });
     expect(await storedSha256('kill', `mirror/blobs/sha256/${file.etag}`)).toBe(file.etag);
     const survivors = three.filter((r) => r !== victim);
+    // The follower was fetching parts from the victim: those fetches failed over to the store or the new leader.
+    expect(survivors.some((r) => /"event":"peer-part-failed"/.test(r.stderr()))).toBe(true);
     expect(survivors.some((r) => /fill-takeover/.test(r.stderr()))).toBe(true);
     // Resumed from the parts already stored: upstream sent the file about once, not twice.
     expect(origin.stats.bytesByBlob.get(file.etag)!).toBeLessThan(file.blob.size + 32 * MiB);
