@@ -210,7 +210,10 @@ async function partFromPeer(
   let storedEtag: string;
   try {
     const head = await ctx.conn.client.send(new HeadObjectCommand({ Bucket: ctx.conn.bucket, Key: ctx.keys.part(etag, index) }), { abortSignal: ctx.signal });
-    if (head.ContentLength !== length) return 'failed';
+    if (head.ContentLength !== length) {
+      ctx.log?.({ event: 'peer-part-failed', etag, index, reason: `the stored part has ${head.ContentLength} bytes, not ${length}` });
+      return 'failed';
+    }
     storedEtag = unquote(head.ETag);
   } catch (err) {
     // No part object: a peer answering ahead of the store, or the fill completed and cleaned up
