@@ -54,7 +54,8 @@ const bench: Bench = {
         Array.from({ length: count }, async () => {
           const cacheDir = join(workDir, `replica-${n++}`);
           await mkdir(cacheDir, { recursive: true });
-          return startServeProcess({ upstream: origin.info.url, cacheDir, env, extraArgs: ['--store', `s3://${bucket}/m`, '--no-dashboard'] });
+          const profile = process.env.SCALEOUT_CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.SCALEOUT_CPU_PROF}`] } : {};
+          return startServeProcess({ upstream: origin.info.url, cacheDir, env, extraArgs: ['--store', `s3://${bucket}/m`, '--no-dashboard'], ...profile });
         }),
       );
       servers.push(...started);
@@ -67,9 +68,9 @@ const bench: Bench = {
     /** Clients spread evenly over the servers, all started together; wall time to the last exit. */
     const spreadClients = async (over: ServeProcess[], clients: number): Promise<number> => (await spreadClientsCpu(over, clients)).seconds;
     /** The same, with the CPU seconds the clients, the replicas and the store spent meanwhile. */
-    const spreadClientsCpu = async (over: ServeProcess[], clients: number): Promise<{ seconds: number; cpu: { store: number; replicas: number; clients: number } }> => {
+    const spreadClientsCpu = async (over: ServeProcess[], clients: number): Promise<{ seconds: number; cpu: { store: number; replicas: number; clients: number; perReplica: number[] } }> => {
       const replicaPids = over.map((s) => s.pid);
-      const [store0, replicas0] = [await cpuSeconds(ceph.pids), await cpuSeconds(replicaPids)];
+      const [store0, replicas0] = [await cpuSeconds(ceph.pids), await Promise.all(replicaPids.map((pid) => cpuSeconds([pid])))];
       const start = process.hrtime.bigint();
       const runs = await Promise.all(over.map((s) => runCurlClients({ url: url(s), clients: clients / over.length, expectBytes: size, env })));
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -77,7 +78,8 @@ const bench: Bench = {
         seconds,
         cpu: {
           store: (await cpuSeconds(ceph.pids)) - store0,
-          replicas: (await cpuSeconds(replicaPids)) - replicas0,
+          replicas: (await Promise.all(replicaPids.map((pid) => cpuSeconds([pid])))).reduce((sum, cpu, i) => sum + cpu - replicas0[i]!, 0),
+          perReplica: (await Promise.all(replicaPids.map((pid) => cpuSeconds([pid])))).map((cpu, i) => cpu - replicas0[i]!),
           clients: runs.reduce((sum, run) => sum + (run.clientCpu ?? NaN), 0),
         },
       };
@@ -135,7 +137,7 @@ const bench: Bench = {
           partsFrom.store += parts.store;
           log(
             `  cold round ${round + 1}, ${clients} client(s): ${seconds.toFixed(2)} s, upstream ${stats.blobBytes} bytes, follower parts ${parts.peer} from peer / ${parts.store} from store, ` +
-              `CPU s: store ${cpu.store.toFixed(1)}, replicas ${cpu.replicas.toFixed(1)}, clients ${cpu.clients.toFixed(1)}`,
+              `CPU s: store ${cpu.store.toFixed(1)}, replicas ${cpu.replicas.toFixed(1)} (${cpu.perReplica.map((c) => c.toFixed(1)).join(' + ')}), clients ${cpu.clients.toFixed(1)}`,
           );
           await stopAll(set);
         }

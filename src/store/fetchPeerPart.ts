@@ -25,6 +25,8 @@ export interface FetchPeerPartParams {
   index: number;
   /** The part's length (the answer must be exactly this long). */
   length: number;
+  /** Where the bytes go (at least `length` long; reused across parts: see s3FillDriver); default a new Buffer. */
+  into?: Buffer;
   /** Whole exchange, long poll included. */
   timeoutMs: number;
   signal: AbortSignal;
@@ -47,7 +49,7 @@ export async function fetchPeerPart(params: FetchPeerPartParams): Promise<FetchP
     return await new Promise<FetchPeerPartResult>((resolve, reject) => {
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = send(url, { method: 'GET', headers: { [PEER_KEY_HEADER]: params.peer.key, 'accept-encoding': 'identity' }, signal }, (res) => {
-        receive(res, params.length).then(resolve, reject);
+        receive(res, params.length, params.into).then(resolve, reject);
       });
       req.once('error', reject);
       req.end();
@@ -57,7 +59,7 @@ export async function fetchPeerPart(params: FetchPeerPartParams): Promise<FetchP
   }
 }
 
-async function receive(res: IncomingMessage, length: number): Promise<FetchPeerPartResult> {
+async function receive(res: IncomingMessage, length: number, into: Buffer | undefined): Promise<FetchPeerPartResult> {
   if (res.statusCode === 404) {
     res.resume();
     return { kind: 'not-yet' };
@@ -70,7 +72,7 @@ async function receive(res: IncomingMessage, length: number): Promise<FetchPeerP
     res.destroy();
     return { kind: 'failed', reason: `length ${res.headers['content-length']}, expected ${length}` };
   }
-  const data = Buffer.allocUnsafe(length);
+  const data = into !== undefined && into.byteLength >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
   let filled = 0;
   for await (const chunk of res as AsyncIterable<Buffer>) {
     if (filled + chunk.byteLength > length) {
