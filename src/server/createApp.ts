@@ -11,6 +11,7 @@ import { Metrics } from './metrics.js';
 import { parseRoute, type Route } from './parseRoute.js';
 import { proxyMetadata } from './proxyMetadata.js';
 import { proxyWhoami } from './proxyWhoami.js';
+import { isPeerPath, peerPart } from './peerPart.js';
 import { DEFAULT_REF_TTL_MS, RefPins } from './refPins.js';
 import { hubErrorReply, jsonReply, textReply, type AppRequest, type Reply } from './reply.js';
 import { resolveFile } from './resolveFile.js';
@@ -107,15 +108,21 @@ export function createApp(params: CreateAppParams): App {
     async handle(req) {
       const started = Date.now();
       const rawPath = req.rawUrl.split('?')[0] ?? '/';
-      let target: Route | { kind: 'dashboard' } = { kind: 'dashboard' };
+      let target: Route | { kind: 'dashboard' } | { kind: 'peer-part' } = { kind: 'dashboard' };
       let reply: Reply;
       try {
-        // Dashboard routes (`/`, `/hubcache-ui/*`, `/api/hubcache/*`) are no Hub route, so they are tried first.
-        const page = await params.dashboard?.handle(req);
-        if (page) reply = page;
-        else {
-          target = parseRoute({ rawPath });
-          reply = await route(req, target);
+        // Dashboard routes (`/`, `/hubcache-ui/*`, `/api/hubcache/*`) are no Hub route, so they are tried first;
+        // before them the one route other replicas use (its own key, no dashboard or client token).
+        if (isPeerPath(rawPath)) {
+          target = { kind: 'peer-part' };
+          reply = await peerPart({ store: context.store, req, rawPath });
+        } else {
+          const page = await params.dashboard?.handle(req);
+          if (page) reply = page;
+          else {
+            target = parseRoute({ rawPath });
+            reply = await route(req, target);
+          }
         }
       } catch (err) {
         // Typed errors of our own (a bad etag from upstream, a full disk) keep their message; anything else is a bug.

@@ -101,15 +101,23 @@ async function serve(params: { app: App; req: IncomingMessage; res: ServerRespon
 
 async function writeReply(params: { app: App; req: IncomingMessage; res: ServerResponse; reply: Reply }): Promise<void> {
   const { app, res, reply } = params;
-  if (res.destroyed) return;
-  res.writeHead(reply.status, reply.headers);
   const body = reply.body;
+  if (res.destroyed) {
+    if (body.kind === 'stream') body.stream.destroy();
+    return;
+  }
+  res.writeHead(reply.status, reply.headers);
   if (body.kind === 'empty' || params.req.method === 'HEAD') {
+    if (body.kind === 'stream') body.stream.destroy();
     res.end();
     return;
   }
   if (body.kind === 'bytes') {
     res.end(body.data);
+    return;
+  }
+  if (body.kind === 'stream') {
+    await pipeline(body.stream, res).catch(() => res.destroy());
     return;
   }
   const source = body.reader.stream({ start: body.start, end: body.end });

@@ -10,6 +10,8 @@ export class Metrics {
   servedBytes = 0;
   upstreamBytes = 0;
   upstreamErrors = 0;
+  /** With a shared store: parts a following replica got from the filling replica vs from the store. */
+  readonly followerParts = { peer: 0, store: 0 };
   readonly startedAt = Date.now();
 
   countRequest(params: { route: string; status: number }): void {
@@ -46,6 +48,10 @@ export class Metrics {
     metric('hubcache_served_bytes_total', 'counter', 'File bytes sent to clients.', [['', this.servedBytes]]);
     metric('hubcache_upstream_bytes_total', 'counter', 'File bytes received from upstream.', [['', this.upstreamBytes]]);
     metric('hubcache_upstream_errors_total', 'counter', 'Upstream requests that failed (network, timeout, 5xx).', [['', this.upstreamErrors]]);
+    metric('hubcache_follower_parts_total', 'counter', 'Fill parts this replica followed, by where it got them (the filling replica, or the shared store).', [
+      ['{source="peer"}', this.followerParts.peer],
+      ['{source="store"}', this.followerParts.store],
+    ]);
     metric('hubcache_fills_in_flight', 'gauge', 'Blobs being filled from upstream now.', [['', params.fillsInFlight]]);
     metric('hubcache_fill_bytes_in_flight', 'gauge', 'Bytes written so far by the fills in flight.', [['', params.fillBytesInFlight]]);
     metric('hubcache_uptime_seconds', 'gauge', 'Seconds since the server started.', [['', Math.round((Date.now() - this.startedAt) / 1000)]]);

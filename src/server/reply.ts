@@ -2,13 +2,16 @@
  * What the app answers, as data: a status, headers and a body description. The app never
  * touches a socket (tests call it directly); `writeReply` turns a Reply into bytes on one.
  */
+import type { Readable } from 'node:stream';
 import type { BlobReader } from '../store/blobStore.js';
 
 export type ReplyBody =
   | { kind: 'empty' }
   | { kind: 'bytes'; data: Buffer }
   /** Bytes `start..end` (end exclusive) of a blob, committed or still filling. */
-  | { kind: 'blob'; reader: BlobReader; start: number; end: number };
+  | { kind: 'blob'; reader: BlobReader; start: number; end: number }
+  /** Bytes for another replica (a fill's part): not counted as served to clients. */
+  | { kind: 'stream'; stream: Readable };
 
 export interface Reply {
   status: number;

@@ -60,6 +60,20 @@ export interface FillStatus {
   startedAt: number;
 }
 
+/** Another replica asks for part `index` of a fill this one leads (see s3PeerParts). */
+export interface PeerPartRequest {
+  etag: string;
+  index: number;
+  /** The `x-hubcache-peer-key` header as sent (undefined when absent). */
+  key: string | undefined;
+  /** Aborted when the asking replica goes away. */
+  signal: AbortSignal;
+}
+
+export type PeerPartAnswer =
+  | { status: 200; length: number; stream: Readable }
+  | { status: 400 | 403 | 404; message: string };
+
 export interface BlobStore {
   /** A committed, complete blob, or undefined. Also links it into the snapshot when it is missing there. */
   openBlob(params: { repo: RepoRef; revision: string; path: string; facts: FileFacts }): Promise<BlobReader | undefined>;
@@ -86,6 +100,11 @@ export interface BlobStore {
   /** Commit-keyed answers (trees, paths-info, revision info): never change, kept forever. */
   getMeta(params: { key: string }): Promise<Buffer | undefined>;
   putMeta(params: { key: string; value: Buffer }): Promise<void>;
+  /**
+   * A part of a fill this replica leads, for another replica of a shared store (s3PeerParts);
+   * absent on a store that has no peers.
+   */
+  peerPart?(params: PeerPartRequest): Promise<PeerPartAnswer>;
   /** Fills in flight (metrics and the dashboard). */
   fills(): FillStatus[];
   /** Stops accepting fills and abandons the running ones cleanly (nothing half-written becomes a blob). */

@@ -33,6 +33,8 @@ export class S3Fill {
   written = 0;
   /** Parts in the spool file. */
   readonly spooled = new Set<number>();
+  /** Parts a follower spooled, by where it got them (the leading peer, or the store). */
+  readonly partsFrom = { peer: 0, store: 0 };
   private isStarted = false;
   readonly startedAt = Date.now();
   private waiters: Array<() => void> = [];
@@ -110,6 +112,18 @@ export class S3Fill {
     return { ...this.status, written: this.written, startedAt: this.startedAt };
   }
 
+  /**
+   * Part `index` as spooled, for a follower replica (s3PeerParts): undefined when it is not (or no
+   * longer) in the spool. Unlike `reader`, nothing is held back: the part is already in the store,
+   * and the follower checks these bytes against the store's part before it spools them.
+   */
+  spooledPart(index: number): Readable | undefined {
+    const partSize = this.partSize;
+    if (partSize === undefined || !this.spooled.has(index) || this.removed) return undefined;
+    const start = index * partSize;
+    return Readable.from(this.readSpool(start, Math.min(start + partSize, this.status.size)), { objectMode: false });
+  }
+
   reader(): BlobReader {
     return { etag: this.status.etag, size: this.status.size, cached: false, stream: (range) => Readable.from(this.read(range), { objectMode: false }) };
   }
@@ -134,6 +148,26 @@ export class S3Fill {
     this.readers += 1;
     try {
       yield* this.readRange(range);
+    } finally {
+      this.readers -= 1;
+      void this.maybeRemoveSpool();
+    }
+  }
+
+  private async *readSpool(start: number, end: number): AsyncGenerator<Uint8Array> {
+    this.readers += 1;
+    try {
+      // Removed between the check and the first read: the peer's transfer is cut, and it reads the store.
+      if (this.removed) throw new Error('the spool was removed');
+      const { handle } = await this.openSpool();
+      for (let position = start; position < end; ) {
+        const length = Math.min(READ_CHUNK, end - position);
+        const buffer = Buffer.allocUnsafe(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, position);
+        if (bytesRead === 0) throw new Error('spool file shorter than its parts');
+        position += bytesRead;
+        yield bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+      }
     } finally {
       this.readers -= 1;
       void this.maybeRemoveSpool();

@@ -2,15 +2,25 @@
  * How one replica drives one blob's fill into the shared store until the blob exists: take the
  * lease and fill (s3Upload), or follow a live filler, copying each part it lands into the local
  * spool (s3Fill); take over a filler whose lease expired; stop on a filler's verification failure.
+ *
+ * A follower gets each part from the filler itself when its lease names a peer (s3PeerParts,
+ * fetchPeerPart), so N replicas following one fill do not read every part back from the store:
+ * the store's reads are what runs out first. The store stays the source of truth: a part from the
+ * peer is spooled only when its MD5 is the ETag of the store's part object (a single PUT's ETag),
+ * and anything else (a mismatch, no part object, an error or a timeout) reads the store instead.
  */
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { isHubcacheError } from '../errors.js';
 import type { FillParams } from './blobStore.js';
 import { isS3NotFound, type S3Connection } from './s3Connection.js';
 import type { S3Fill } from './s3Fill.js';
 import type { S3Keys } from './s3Keys.js';
 import { leaseIsLive, leaseKey, readLease, renewLease, tryCreateLease, type LeaseBody } from './s3Lease.js';
-import { uploadBlob } from './s3Upload.js';
+import { partLength, unquote, uploadBlob } from './s3Upload.js';
+import { fetchPeerPart } from './fetchPeerPart.js';
+import type { LeasePeer, S3PeerParts } from './s3PeerParts.js';
 
 export interface S3FillContext {
   conn: S3Connection;
@@ -26,7 +36,15 @@ export interface S3FillContext {
   stallTimeoutMs?: number;
   onUpstreamBytes?: (bytes: number) => void;
   log?: (record: Record<string, unknown>) => void;
+  /** The fills this replica leads, answered to peers; absent: leases name no peer. */
+  peers?: S3PeerParts;
+  /** A follower's whole exchange with a peer for one part (its long poll included). */
+  peerTimeoutMs?: number;
+  /** A follower spooled a part it got from the leading peer or from the store. */
+  onFollowerPart?: (source: 'peer' | 'store') => void;
 }
+
+const DEFAULT_PEER_TIMEOUT_MS = 30_000;
 
 async function readPart(ctx: S3FillContext, etag: string, index: number): Promise<Buffer | undefined> {
   const { conn, keys } = ctx;
@@ -41,12 +59,21 @@ async function readPart(ctx: S3FillContext, etag: string, index: number): Promis
 }
 
 /** Fill this blob here, holding lease generation `gen`; resolves when verified and stored. */
-async function lead(ctx: S3FillContext, fill: S3Fill, request: FillParams, gen: number): Promise<void> {
+async function lead(ctx: S3FillContext, fill: S3Fill, request: FillParams, gen: number, peer: LeasePeer | undefined): Promise<void> {
   const { conn, keys, holder, partSize, leaseTtlMs } = ctx;
   const Bucket = conn.bucket;
   const { etag, size } = request.facts;
   fill.role = 'leader';
-  const body = (state: LeaseBody['state'], error?: string): LeaseBody => ({ holder, until: Date.now() + leaseTtlMs, partSize, size, state, ...(error ? { error } : {}) });
+  if (peer) ctx.peers?.lead(etag, fill, peer);
+  const body = (state: LeaseBody['state'], error?: string): LeaseBody => ({
+    holder,
+    until: Date.now() + leaseTtlMs,
+    partSize,
+    size,
+    state,
+    ...(error ? { error } : {}),
+    ...(peer ? { peer } : {}),
+  });
   let lost = false;
   const renewal = setInterval(() => {
     void renewLease({ conn, keys, etag, gen, body: body('filling') }).then(
@@ -76,6 +103,7 @@ async function lead(ctx: S3FillContext, fill: S3Fill, request: FillParams, gen: 
     });
   } catch (err) {
     clearInterval(renewal);
+    ctx.peers?.end(etag, fill);
     if (isHubcacheError(err, 'E_INTEGRITY')) {
       // Followers must stop, not take over and fetch the same wrong bytes again.
       await renewLease({ conn, keys, etag, gen, body: body('failed', (err as Error).message) }).catch(() => undefined);
@@ -86,6 +114,7 @@ async function lead(ctx: S3FillContext, fill: S3Fill, request: FillParams, gen: 
     throw err;
   }
   clearInterval(renewal);
+  ctx.peers?.end(etag, fill);
   await releaseLeases(ctx, etag);
 }
 
@@ -94,6 +123,13 @@ export async function driveS3Fill(params: { ctx: S3FillContext; fill: S3Fill; re
 const { ctx, fill, request } = params;
   const { conn, keys, holder, partSize, leaseTtlMs, pollMs } = ctx;
   const { etag, size } = request.facts;
+  /** Leases whose peer failed once (`gen:holder`). */
+  const failedPeers = new Set<string>();
+  /**
+   * The one buffer parts from a peer are received into: each is spooled (awaited) before the next
+   * is fetched, and a fresh 16 MiB buffer per part costs more CPU in page faults than the copy.
+   */
+  let peerBuffer: Buffer | undefined;
   for (;;) {
     if (ctx.signal.aborted) throw new Error('store closed');
     if (await ctx.blobExists(etag, size)) return;
@@ -106,11 +142,12 @@ const { ctx, fill, request } = params;
     // now rather than after the TTL. The failed filler's own followers stopped above.
     if (!leaseIsLive({ lease, now }) || (lease!.body.state === 'failed' && fill.role === 'starting')) {
       const gen = (lease?.gen ?? 0) + 1;
-      const won = await tryCreateLease({ conn, keys, etag, gen, body: { holder, until: now + leaseTtlMs, partSize, size, state: 'filling' } });
+      const peer = ctx.peers?.offer();
+      const won = await tryCreateLease({ conn, keys, etag, gen, body: { holder, until: now + leaseTtlMs, partSize, size, state: 'filling', ...(peer ? { peer } : {}) } });
       if (won) {
         if (lease !== undefined) ctx.log?.({ event: lease.body.state === 'failed' ? 'fill-retry' : 'fill-takeover', etag, gen, from: lease.body.holder });
         try {
-          await lead(ctx, fill, request, gen);
+          await lead(ctx, fill, request, gen, peer);
           return;
         } catch (err) {
           // Another filler completed the same blob first (its cleanup removed parts we were
@@ -128,16 +165,75 @@ const { ctx, fill, request } = params;
     fill.role = 'follower';
     fill.markStarted(lease!.body.partSize);
     // Copy each landed part once into this replica's spool, for all its local readers.
+    const current = lease!;
     let copied = false;
     for (let index = fill.nextMissingPart(); index !== undefined; index = fill.nextMissingPart()) {
-      const data = await readPart(ctx, etag, index).catch(() => undefined);
+      let data: Buffer | undefined;
+      let source: 'peer' | 'store' = 'store';
+      const peer = current.body.peer;
+      if (peer !== undefined && current.body.holder !== holder && !failedPeers.has(leaseId(current))) {
+        if (peerBuffer === undefined || peerBuffer.byteLength < current.body.partSize) peerBuffer = Buffer.allocUnsafe(current.body.partSize);
+        const got = await partFromPeer(ctx, { etag, size, partSize: current.body.partSize, index, peer, into: peerBuffer });
+        // A dead, hung or lying peer is likely to stay so for this lease: read the store from now on.
+        if (got === 'failed') failedPeers.add(leaseId(current));
+        if (got instanceof Buffer) {
+          data = got;
+          source = 'peer';
+        }
+      }
+      data ??= await readPart(ctx, etag, index).catch(() => undefined);
       if (data === undefined) break;
       await fill.onPart(index, data);
+      fill.partsFrom[source] += 1;
+      ctx.onFollowerPart?.(source);
       copied = true;
     }
     if (!copied) await sleep(pollMs);
     fill.wake();
   }
+}
+
+/**
+ * Part `index` from the leading peer, checked against the store's part object: its bytes, or
+ * 'not-yet' (the peer has no such part now), or 'failed' (an error, a timeout, wrong bytes).
+ */
+async function partFromPeer(
+  ctx: S3FillContext,
+  params: { etag: string; size: number; partSize: number; index: number; peer: NonNullable<LeaseBody['peer']>; into: Buffer },
+): Promise<Buffer | 'not-yet' | 'failed'> {
+  const { etag, index } = params;
+  const length = partLength({ size: params.size, partSize: params.partSize, index });
+  const algo = hashAlgorithmForBlobName({ name: etag }) === 'sha256' ? 'sha256' : 'sha1';
+  const got = await fetchPeerPart({ peer: params.peer, algo, etag, index, length, into: params.into, timeoutMs: ctx.peerTimeoutMs ?? DEFAULT_PEER_TIMEOUT_MS, signal: ctx.signal });
+  if (got.kind === 'not-yet') return 'not-yet';
+  if (got.kind === 'failed') {
+    ctx.log?.({ event: 'peer-part-failed', etag, index, reason: got.reason });
+    return 'failed';
+  }
+  let storedEtag: string;
+  try {
+    const head = await ctx.conn.client.send(new HeadObjectCommand({ Bucket: ctx.conn.bucket, Key: ctx.keys.part(etag, index) }), { abortSignal: ctx.signal });
+    if (head.ContentLength !== length) {
+      ctx.log?.({ event: 'peer-part-failed', etag, index, reason: `the stored part has ${head.ContentLength} bytes, not ${length}` });
+      return 'failed';
+    }
+    storedEtag = unquote(head.ETag);
+  } catch (err) {
+    // No part object: a peer answering ahead of the store, or the fill completed and cleaned up
+    // (the loop then finds the blob); either way this lease's peer is done with.
+    if (isS3NotFound(err)) ctx.log?.({ event: 'peer-part-failed', etag, index, reason: 'no such part in the store' });
+    return 'failed';
+  }
+  const md5 = createHash('md5').update(got.data).digest('hex');
+  if (md5 !== storedEtag) {
+    ctx.log?.({ event: 'peer-part-failed', etag, index, reason: `MD5 ${md5} is not the stored part's ETag ${storedEtag}` });
+    return 'failed';
+  }
+  return got.data;
+}
+
+function leaseId(lease: { gen: number; body: LeaseBody }): string {
+  return `${lease.gen}:${lease.body.holder}`;
 }
 
 async function releaseLeases(ctx: S3FillContext, etag: string): Promise<void> {

@@ -7,7 +7,8 @@
  * a holder that died (kill -9) stops doing so, and the first replica that sees it expired creates
  * generation g+1, again conditionally, so one replica takes over. A holder that finds a newer
  * generation than its own has lost the lease and stops. A fill that failed verification writes
- * its lease as failed, so followers stop instead of taking over and failing again.
+ * its lease as failed, so followers stop instead of taking over and failing again. A lease also
+ * names where its holder answers for the parts it landed (`peer`, see s3PeerParts).
  *
  * None of this is needed for correctness: two fillers write identical parts (they are cut at the
  * same offsets of the same content) and a blob becomes visible only as a complete object whose
@@ -17,6 +18,7 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { isS3NotFound, s3Status, type S3Connection } from './s3Connection.js';
 import type { S3Keys } from './s3Keys.js';
+import type { LeasePeer } from './s3PeerParts.js';
 
 export interface LeaseBody {
   holder: string;
@@ -26,6 +28,8 @@ export interface LeaseBody {
   size: number;
   state: 'filling' | 'failed';
   error?: string;
+  /** Where followers may fetch landed parts from the holder (absent in leases of older replicas). */
+  peer?: LeasePeer;
 }
 
 export interface Lease {

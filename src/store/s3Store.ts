@@ -33,6 +33,7 @@ import { S3Fill } from './s3Fill.js';
 import { s3Keys } from './s3Keys.js';
 import { driveS3Fill, type S3FillContext } from './s3FillDriver.js';
 import { cacheTempDir, tempPath } from '../cache/replaceViaTemp.js';
+import { S3PeerParts } from './s3PeerParts.js';
 
 import { DEFAULT_LEASE_TTL_MS, DEFAULT_PART_SIZE } from './s3Defaults.js';
 
@@ -52,11 +53,15 @@ export interface S3StoreParams {
   pollMs?: number;
   stallTimeoutMs?: number;
   onUpstreamBytes?: (bytes: number) => void;
-  onFillEnd?: (fill: FillStatus & { error?: string; role?: string }) => void;
+  onFillEnd?: (fill: FillStatus & { error?: string; role?: string; partsFrom?: { peer: number; store: number } }) => void;
   /** A copy from the store into the local cache ended (the CLI evicts the local cache then). */
   onLocalFillEnd?: () => void;
   /** Notes worth a log line (takeovers, damaged objects). */
   log?: (record: Record<string, unknown>) => void;
+  /** Where other replicas reach this one (`--advertise-url`); its leases then offer their parts to peers. */
+  advertiseUrl?: () => string | undefined;
+  /** A follower spooled a part from the leading peer or from the store (metrics). */
+  onFollowerPart?: (source: 'peer' | 'store') => void;
 }
 
 export interface S3Store extends BlobStore {
@@ -74,6 +79,7 @@ export function createS3Store(params: S3StoreParams): S3Store {
   const running = new Map<string, S3Fill>();
   const settling = new Set<Promise<void>>();
   const closing = new AbortController();
+  const peers = params.advertiseUrl ? new S3PeerParts({ advertiseUrl: params.advertiseUrl, signal: closing.signal }) : undefined;
   const writtenRefs = new Map<string, { commit: string; at: number }>();
   /** `<repo folder>|<etag>` -> S3 ETag of the blob object a local copy is reading. */
   const copying = new Map<string, string>();
@@ -193,6 +199,8 @@ export function createS3Store(params: S3StoreParams): S3Store {
     ...(params.stallTimeoutMs !== undefined ? { stallTimeoutMs: params.stallTimeoutMs } : {}),
     ...(params.onUpstreamBytes ? { onUpstreamBytes: params.onUpstreamBytes } : {}),
     ...(params.log ? { log: params.log } : {}),
+    ...(peers ? { peers } : {}),
+    ...(params.onFollowerPart ? { onFollowerPart: params.onFollowerPart } : {}),
   };
 
   const store: S3Store = {
@@ -236,7 +244,7 @@ export function createS3Store(params: S3StoreParams): S3Store {
         )
         .finally(() => {
           if (running.get(key) === fill) running.delete(key);
-          params.onFillEnd?.({ ...fill.snapshot(), role: fill.role, ...(fill.error ? { error: fill.error.message } : {}) });
+          params.onFillEnd?.({ ...fill.snapshot(), role: fill.role, ...(fill.role === 'follower' ? { partsFrom: fill.partsFrom } : {}), ...(fill.error ? { error: fill.error.message } : {}) });
           settling.delete(work);
         });
       settling.add(work);
@@ -287,6 +295,10 @@ export function createS3Store(params: S3StoreParams): S3Store {
 
     async putMeta({ key, value }) {
       await conn.client.send(new PutObjectCommand({ Bucket, Key: keys.meta(key), Body: value }));
+    },
+
+    async peerPart(request) {
+      return peers ? peers.answer(request) : { status: 404, message: 'This replica offers no parts to peers' };
     },
 
     fills() {

@@ -46,7 +46,8 @@ async function bodyOf(reply: Reply): Promise<Buffer> {
   if (reply.body.kind === 'empty') return Buffer.alloc(0);
   if (reply.body.kind === 'bytes') return reply.body.data;
   const chunks: Buffer[] = [];
-  for await (const chunk of reply.body.reader.stream({ start: reply.body.start, end: reply.body.end }) as Readable) chunks.push(chunk as Buffer);
+  const stream = reply.body.kind === 'stream' ? reply.body.stream : reply.body.reader.stream({ start: reply.body.start, end: reply.body.end });
+  for await (const chunk of stream as Readable) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
 

@@ -44,7 +44,7 @@ function startServe(args: string[]): Promise<{ child: ChildProcess; url: string;
 
 describe('hubcache serve (process)', () => {
   it('rejects bad options with exit 2', async () => {
-    for (const args of [['--port', 'abc'], ['--port', '70000'], ['--upstream', 'ftp://x'], ['--token-file', '/nonexistent/tokens']]) {
+    for (const args of [['--port', 'abc'], ['--port', '70000'], ['--upstream', 'ftp://x'], ['--token-file', '/nonexistent/tokens'], ['--advertise-url', 'ftp://x'], ['--advertise-url', 'not a url']]) {
       const result = await runCli({ args: ['serve', ...args, '--json'], env: {} });
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.json().error.code).toBe('E_USAGE');

@@ -1,11 +1,15 @@
 /**
  * N `hubcache serve --store s3://...` replicas (real processes) over one bucket of a real Ceph RGW
- * started for this file: one upstream transfer per blob whatever replica clients hit, and a
- * replica killed (-9) mid-fill is taken over without a wrong or partial blob becoming visible.
+ * started for this file: one upstream transfer per blob whatever replica clients hit, followers
+ * get the parts from the filling replica (peer) and fall back to the store when the peer is wrong
+ * or gone, and a replica killed (-9) mid-fill is taken over without a wrong or partial blob
+ * becoming visible.
  */
 import { createHash } from 'node:crypto';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cephSkipReason, startCeph, type Ceph } from '../helpers/ceph/startCeph.js';
 import { createOrigin, type Origin } from '../helpers/origin/createOrigin.js';
@@ -37,6 +41,8 @@ describe.skipIf(skip !== undefined)('replicas sharing a Ceph RGW bucket', () => 
                     { path: 'w.bin', source: { size: 256 * MiB, seed: 's3-big' } },
                     { path: 'k.bin', source: { size: 96 * MiB, seed: 's3-kill' } },
                     { path: 'c.json', source: '{"config":1}' },
+                    { path: 'p.bin', source: { size: 64 * MiB, seed: 's3-peer-junk' } },
+                    { path: 'q.bin', source: { size: 48 * MiB, seed: 's3-peer-route' } },
                   ],
                 },
               ],
@@ -67,6 +73,32 @@ describe.skipIf(skip !== undefined)('replicas sharing a Ceph RGW bucket', () => 
     return started;
   }
 
+  /** Parts the replicas' followers got from the filling peer and from the store (their /metrics). */
+  async function followerParts(list: ServeProcess[]): Promise<{ peer: number; store: number }> {
+    const total = { peer: 0, store: 0 };
+    for (const replica of list) {
+      const text = await (await fetch(`${replica.url}/metrics`)).text();
+      total.peer += Number(/hubcache_follower_parts_total\{source="peer"\} (\d+)/.exec(text)![1]);
+      total.store += Number(/hubcache_follower_parts_total\{source="store"\} (\d+)/.exec(text)![1]);
+    }
+    return total;
+  }
+
+  /** The newest lease of a blob's fill in the bucket, once one exists with `parts` parts landed. */
+  async function waitForLease(bucket: string, etag: string, parts: number): Promise<{ holder: string; peer?: { url: string; key: string } }> {
+    for (let i = 0; i < 300; i++) {
+      const listed = await ceph.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `mirror/fills/sha256/${etag}/` }));
+      const keys = (listed.Contents ?? []).map((o) => o.Key!);
+      const lease = keys.filter((k) => /lease-/.test(k)).sort().at(-1);
+      if (lease && keys.filter((k) => /part-/.test(k)).length >= parts) {
+        const got = await ceph.client.send(new GetObjectCommand({ Bucket: bucket, Key: lease }));
+        return JSON.parse(await got.Body!.transformToString()) as { holder: string; peer?: { url: string; key: string } };
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('no lease with parts appeared');
+  }
+
   async function storedSha256(bucket: string, key: string): Promise<string> {
     const got = await ceph.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const hash = createHash('sha256');
@@ -89,11 +121,98 @@ describe.skipIf(skip !== undefined)('replicas sharing a Ceph RGW bucket', () => 
     // The fill's parts and leases are gone once the blob is complete.
     const leftovers = await ceph.client.send(new ListObjectsV2Command({ Bucket: 'cold', Prefix: 'mirror/fills/' }));
     expect(leftovers.Contents ?? []).toEqual([]);
+    // The two following replicas got (nearly) every part from the filling one, not from the store.
+    const parts = await followerParts(three);
+    expect(parts.peer).toBeGreaterThan(0);
+    expect(parts.peer).toBeGreaterThanOrEqual(3 * parts.store);
     // A later client on any replica reads it without upstream.
     origin.stats.reset();
     const warm = await hashedGet({ url: `${three[1]!.url}/acme/big/resolve/main/w.bin` });
     expect(warm.sha256).toBe(file.blob.sha256);
     expect(origin.stats.bodyBytes).toBe(0);
+  }, 600_000);
+
+  it('a peer answering wrong bytes: followers check each part against the store, read it there, and clients get the right bytes', async () => {
+    await ceph.createBucket('junk');
+    const file = origin.file({ repoId: 'acme/big', path: 'p.bin' });
+    // Every replica advertises this liar: same length as the part asked, wrong bytes.
+    const asked: string[] = [];
+    const liar = await new Promise<Server>((resolve) => {
+      const server = createServer((req, res) => {
+        asked.push(req.url ?? '');
+        const data = Buffer.alloc(16 * MiB, 0x5a);
+        res.writeHead(200, { 'content-length': String(data.byteLength) }).end(data);
+      });
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    });
+    try {
+      const liarUrl = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`;
+      const three = await startReplicas('junk', 3, ['--advertise-url', liarUrl]);
+      origin.stats.reset();
+      origin.faults.add({ kind: 'trickle', bytesPerSecond: 24 * MiB, match: { path: 'p.bin', method: 'GET' } });
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => hashedGet({ url: `${three[i % 3]!.url}/acme/big/resolve/main/p.bin` })));
+      for (const result of results) expect(result).toMatchObject({ status: 200, bytes: file.blob.size, cut: false, sha256: file.blob.sha256 });
+      expect(origin.stats.bytesByBlob.get(file.etag)).toBe(file.blob.size);
+      expect(asked.length).toBeGreaterThan(0);
+      expect(asked[0]).toMatch(new RegExp(`^/api/hubcache/peer/fills/sha256/${file.etag}/parts/\\d+$`));
+      const parts = await followerParts(three);
+      expect(parts.peer).toBe(0);
+      expect(parts.store).toBeGreaterThan(0);
+      expect(three.map((r) => r.stderr()).join('')).toMatch(/"event":"peer-part-failed"/);
+    } finally {
+      await new Promise((r) => liar.close(r));
+    }
+  }, 600_000);
+
+  it('the peer route answers a part only to the key of the lease it holds: 403, 404, 400, never a crash', async () => {
+    await ceph.createBucket('route');
+    const two = await startReplicas('route', 2);
+    const file = origin.file({ repoId: 'acme/big', path: 'q.bin' });
+    // Slow upstream: the fill is still running while the route is probed.
+    origin.faults.add({ kind: 'trickle', bytesPerSecond: 4 * MiB, match: { path: 'q.bin', method: 'GET' } });
+    const client = hashedGet({ url: `${two[0]!.url}/acme/big/resolve/main/q.bin` });
+    const lease = await waitForLease('route', file.etag, 1);
+    expect(lease.peer).toBeDefined();
+    const { url, key } = lease.peer!;
+    expect(url).toBe(two[0]!.url);
+    expect(key).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const part = (etag: string, index: string | number): string => `${url}/api/hubcache/peer/fills/sha256/${etag}/parts/${index}`;
+    const get = (target: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; body: Buffer }> =>
+      new Promise((resolve, reject) => {
+        // Sent as written (no URL normalisation of `..`).
+        const { hostname, port } = new URL(target.replace(/\/api\/.*$/, ''));
+        const path = target.slice(target.indexOf('/api/'));
+        const req = request({ hostname, port, path, method, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    // The right key: exactly the stored part's bytes.
+    const ok = await get(part(file.etag, 0), { 'x-hubcache-peer-key': key });
+    expect(ok.status).toBe(200);
+    expect(ok.body.byteLength).toBe(16 * MiB);
+    const head = await ceph.client.send(new HeadObjectCommand({ Bucket: 'route', Key: `mirror/fills/sha256/${file.etag}/part-00000` }));
+    expect(`"${createHash('md5').update(ok.body).digest('hex')}"`).toBe(head.ETag);
+    expect((await get(part(file.etag, 0), { 'x-hubcache-peer-key': `${key.slice(0, -1)}x` })).status).toBe(403);
+    expect((await get(part(file.etag, 0))).status).toBe(403);
+    expect((await get(part('a'.repeat(64), 0), { 'x-hubcache-peer-key': key })).status).toBe(404);
+    // The replica that follows leads nothing: 404 even with the key.
+    expect((await get(`${two[1]!.url}/api/hubcache/peer/fills/sha256/${file.etag}/parts/0`, { 'x-hubcache-peer-key': key })).status).toBe(404);
+    expect((await get(part(file.etag, 3), { 'x-hubcache-peer-key': key })).status).toBe(404);
+    expect((await get(part(file.etag, 'abc'), { 'x-hubcache-peer-key': key })).status).toBe(400);
+    expect((await get(part(file.etag, -1), { 'x-hubcache-peer-key': key })).status).toBe(400);
+    expect((await get(part('..%2F..%2Fetc', 0), { 'x-hubcache-peer-key': key })).status).toBe(400);
+    expect((await get(part('ZZ', 0), { 'x-hubcache-peer-key': key })).status).toBe(400);
+    expect((await get(`${url}/api/hubcache/peer/fills/sha1/${file.etag}/parts/0`, { 'x-hubcache-peer-key': key })).status).toBe(400);
+    expect((await get(`${url}/api/hubcache/peer/../../etc/passwd`, { 'x-hubcache-peer-key': key })).status).toBe(404);
+    expect((await get(`${url}/api/hubcache/peer/fills/sha256/${file.etag}/parts/0/x`, { 'x-hubcache-peer-key': key })).status).toBe(404);
+    expect((await get(part(file.etag, 0), { 'x-hubcache-peer-key': key }, 'POST')).status).toBe(405);
+    // Still serving, and the fill completes with the right bytes.
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect(await client).toMatchObject({ status: 200, bytes: file.blob.size, cut: false, sha256: file.blob.sha256 });
   }, 600_000);
 
   it('kill -9 of the filling replica mid-transfer: another takes over, the file arrives once and verified', async () => {
@@ -128,6 +247,8 @@ describe.skipIf(skip !== undefined)('replicas sharing a Ceph RGW bucket', () => 
     });
     expect(await storedSha256('kill', `mirror/blobs/sha256/${file.etag}`)).toBe(file.etag);
     const survivors = three.filter((r) => r !== victim);
+    // The follower was fetching parts from the victim: those fetches failed over to the store or the new leader.
+    expect(survivors.some((r) => /"event":"peer-part-failed"/.test(r.stderr()))).toBe(true);
     expect(survivors.some((r) => /fill-takeover/.test(r.stderr()))).toBe(true);
     // Resumed from the parts already stored: upstream sent the file about once, not twice.
     expect(origin.stats.bytesByBlob.get(file.etag)!).toBeLessThan(file.blob.size + 32 * MiB);

@@ -1,6 +1,7 @@
 /** `hubcache serve`: a pull-through Hub mirror over the cache (HF_ENDPOINT for every other client). */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { HubcacheError } from '../../errors.js';
 import { createApp } from '../../server/createApp.js';
 import { listen } from '../../server/listen.js';
@@ -37,6 +38,7 @@ interface ServeOptions extends CommonOptions {
   store?: string;
   presign?: string;
   leaseTtl: string;
+  advertiseUrl?: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -61,7 +63,11 @@ export function registerServeCommand(program: Command): void {
     .option('--scan-interval <seconds>', 'rescan the cache for the dashboard at least this often (fills and actions rescan at once)', '60')
     .option('--store <s3://bucket/prefix>', 'share blobs and metadata with other replicas in an S3 bucket (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...); the cache dir becomes this replica\'s local read cache')
     .option('--presign <seconds>', 'with --store: answer GETs of stored blobs with a 302 to a presigned URL valid this long (bytes then flow from the store)')
-    .option('--lease-ttl <seconds>', 'with --store: a replica that stops renewing its fill lease this long is taken over', '15');
+    .option('--lease-ttl <seconds>', 'with --store: a replica that stops renewing its fill lease this long is taken over', '15')
+    .option(
+      '--advertise-url <url>',
+      'with --store: how other replicas reach this one, to fetch the parts of a fill it leads (default: $HUBCACHE_ADVERTISE_URL, else http://HOST:PORT with the bound address, or with this host\'s name when --host is 0.0.0.0 or ::)',
+    );
   addCommonOptions(cmd).addHelpText(
     'after',
     `
@@ -83,13 +89,16 @@ Examples:
   $ curl -s http://127.0.0.1:8090/metrics
   $ hubcache serve --manifest hubcache.yaml --budget 500GB --admin-token-file /run/secrets/admin-tokens
   $ AWS_ENDPOINT_URL=http://10.0.0.5:7480 hubcache serve --host 0.0.0.0 --store s3://models/mirror   # one of N replicas
+  $ hubcache serve --host 0.0.0.0 --store s3://models/mirror --advertise-url http://10.0.0.7:8090
 
 Scale-out: replicas started with the same --store share one S3 bucket (Ceph RGW, AWS S3, R2, MinIO):
 one upstream transfer per blob whatever replica a client hits, and any replica may die at any time.
 The endpoint, region and credentials come from the usual AWS settings (AWS_ENDPOINT_URL,
 AWS_REGION, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE); an IP-address or localhost
 endpoint uses path-style requests (else set AWS_S3_FORCE_PATH_STYLE=true). --budget with --store
-also evicts the local read cache down to that size after each fill.
+also evicts the local read cache down to that size after each fill. Replicas following a fill get its
+parts from the filling replica (at its --advertise-url, with a key its lease object carries), each
+checked against the store's part object; a peer that is unreachable or wrong means a read of the store.
 
 Dashboard: http://HOST:PORT/ shows sizes against the disk and the budget, repos, services and their
 links, traffic, fills in flight, doctor's findings and the last verify; its data is JSON under
@@ -102,6 +111,10 @@ links, traffic, fills in flight, doctor's findings and the last verify; its data
       const upstream = (options.upstream ?? config.upstream).replace(/\/+$/, '');
       if (!/^https?:\/\/[^/]+/i.test(upstream)) {
         throw new HubcacheError({ code: 'E_USAGE', message: `--upstream must be an http:// or https:// URL, got "${upstream.slice(0, 100)}"` });
+      }
+      const givenAdvertiseUrl = options.advertiseUrl ?? nonEmptyEnv('HUBCACHE_ADVERTISE_URL');
+      if (givenAdvertiseUrl !== undefined && !isHttpUrl(givenAdvertiseUrl)) {
+        throw new HubcacheError({ code: 'E_USAGE', message: `--advertise-url must be an http:// or https:// URL, got "${givenAdvertiseUrl.slice(0, 100)}"` });
       }
       const clientTokens = options.tokenFile === undefined ? undefined : await readTokens(options.tokenFile);
       const adminTokens = options.adminTokenFile === undefined ? undefined : await readAdminTokens({ path: options.adminTokenFile });
@@ -117,6 +130,11 @@ links, traffic, fills in flight, doctor's findings and the last verify; its data
       const onUpstreamBytes = (bytes: number): void => {
         metrics.upstreamBytes += bytes;
       };
+      const onFollowerPart = (source: 'peer' | 'store'): void => {
+        metrics.followerParts[source] += 1;
+      };
+      // Known once listening (port 0 picks one); fills start only after that.
+      let advertiseUrl: string | undefined;
       let store: BlobStore;
       let storeInfo: { url: string; conditionalWrites: boolean } | null = null;
       if (options.store !== undefined) {
@@ -143,6 +161,8 @@ links, traffic, fills in flight, doctor's findings and the last verify; its data
           },
           onLocalFillEnd: () => evictLocal?.(),
           log: (record) => process.stderr.write(`${JSON.stringify(record)}\n`),
+          advertiseUrl: () => advertiseUrl,
+          onFollowerPart,
         });
       } else {
         store = createLocalStore({ cacheDir: config.cacheDir, onUpstreamBytes, onFillEnd });
@@ -203,8 +223,9 @@ links, traffic, fills in flight, doctor's findings and the last verify; its data
           cause: err,
         });
       });
+      advertiseUrl = peerUrl({ given: givenAdvertiseUrl, host: options.host, url: server.url });
       out.result({
-        data: { url: server.url, dashboard: dashboard ? `${server.url}/` : null, cacheDir: config.cacheDir, upstream, offline: app.context.offline, store: storeInfo },
+        data: { url: server.url, dashboard: dashboard ? `${server.url}/` : null, cacheDir: config.cacheDir, upstream, offline: app.context.offline, store: storeInfo ? { ...storeInfo, advertiseUrl } : null },
         text:
           `hubcache serve: ${server.url} (cache ${config.cacheDir}${storeInfo ? `, store ${storeInfo.url}` : ''}, upstream ${app.context.offline ? 'off (offline)' : upstream})` +
           (dashboard ? `\ndashboard: ${server.url}/${adminTokens ? '' : ' (read-only: no --admin-token-file)'}` : ''),
@@ -222,6 +243,30 @@ links, traffic, fills in flight, doctor's findings and the last verify; its data
       return 0;
     }),
   );
+}
+
+/**
+ * How other replicas reach this one: as given, else the bound address, or this host's name when
+ * bound to every address (0.0.0.0 / ::), which other hosts cannot dial.
+ */
+function peerUrl(params: { given: string | undefined; host: string; url: string }): string {
+  if (params.given !== undefined) return params.given.replace(/\/+$/, '');
+  const wildcard = params.host === '0.0.0.0' || params.host === '::' || params.host === '' || params.host === '[::]';
+  return wildcard ? `http://${hostname()}:${new URL(params.url).port}` : params.url;
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function nonEmptyEnv(name: string): string | undefined {
+  const value = process.env[name]?.trim();
+  return value ? value : undefined;
 }
 
 async function readTokens(path: string): Promise<Set<string>> {
