@@ -17,6 +17,7 @@
 
 #include "listTree.h"
 #include "ring.h"
+#include "tuneMalloc.h"
 #include "repoSummary.h"
 
 /* Node names errors after libuv, which calls EWOULDBLOCK "EAGAIN" on Linux;
@@ -104,7 +105,7 @@ static napi_value init(napi_env env, napi_value exports) {
       !export_int(env, exports, "LOCK_UN", LOCK_UN) || !export_int(env, exports, "LOCK_NB", LOCK_NB))
     return NULL;
   /* The same addon also carries the scan's batched fs calls (listTree.c) and the download ring's threads (ring.c): one .node to build and ship. */
-  if (!list_tree_init(env, exports) || !repo_summary_init(env, exports) || !ring_init(env, exports)) return NULL;
+  if (!list_tree_init(env, exports) || !repo_summary_init(env, exports) || !ring_init(env, exports) || !tune_malloc_init(env, exports)) return NULL;
   return exports;
 }
 

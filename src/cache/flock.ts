@@ -28,6 +28,8 @@ export interface FlockBinding {
   /** The summary scan of usual repos (native/repoSummary.c, see repoSummaries.ts); absent from builds older than that file. */
   readonly summarizeRepos?: SummarizeReposNative;
   /** The download ring's writer and hasher threads (native/ring.c, see ringWriter.ts); absent from builds older than that file. */
+  /** glibc keeps freed memory for reuse (native/tuneMalloc.c; serve calls it at start); false where that is not glibc; absent from builds older than that file. */
+  readonly tuneMalloc?: () => boolean;
   readonly ringCreate?: RingNative['ringCreate'];
   readonly ringTarget?: RingNative['ringTarget'];
   readonly ringSubmit?: RingNative['ringSubmit'];
@@ -129,7 +131,7 @@ export function loadFlockBinding(params: { packageRoot?: string } = {}): FlockBi
   return binding;
 }
 
-type OptionalNativeName = 'listTrees' | 'summarizeRepos';
+type OptionalNativeName = 'listTrees' | 'summarizeRepos' | 'tuneMalloc';
 /** Looked up once each: the addon's function, or null when the addon is missing or older than it. */
 const optionalNatives = new Map<OptionalNativeName, unknown>();
 
