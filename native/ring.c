@@ -380,127 +380,120 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static void given(napi_env env, ring *r) {
+/* A zeroed job of `kind` for the caller's `id`; NULL (with a JS error thrown) when out of memory. */
+static job *new_job(napi_env env, enum kind kind, double id) {
+  job *j = calloc(1, sizeof *j);
+  if (j == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  j->kind = kind;
+  j->id = id;
+  return j;
+}
+
+/* Main thread: hands `j` to the writer and/or the hasher; the process stays alive until it completes. */
+static void queue_job(napi_env env, ring *r, job *j, int writer, int hasher) {
   if (r->outstanding++ == 0) napi_ref_threadsafe_function(env, r->done);
+  give(r, j, writer, hasher);
 }
 
 static int read_double(napi_env env, napi_value value, double *out) {
   return napi_get_value_double(env, value, out) == napi_ok;
 }
 
-/* ringTarget(handle, id, path, prefix, algorithm, size): both threads point at the file. */
-static napi_value js_target(napi_env env, napi_callback_info info) {
-  size_t argc = 6, length = 0;
-  napi_value argv[6];
-  double id, prefix, size;
-  int32_t algorithm;
+/* The arguments every entry point starts with, (handle, id, ...): the ring, or NULL with a JS error thrown. */
+static ring *ring_call(napi_env env, napi_callback_info info, size_t want, napi_value *argv, double *id, const char *usage) {
+  size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  ring *r = argc == 6 ? get_ring(env, argv[0]) : NULL;
+  ring *r = argc == want ? get_ring(env, argv[0]) : NULL;
   if (r == NULL) return NULL;
-  if (!read_double(env, argv[1], &id) || napi_get_value_string_utf8(env, argv[2], NULL, 0, &length) != napi_ok ||
-      !read_double(env, argv[3], &prefix) || napi_get_value_int32(env, argv[4], &algorithm) != napi_ok || !read_double(env, argv[5], &size)) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "ringTarget(handle, id, path, prefix, algorithm, size)");
+  if (!read_double(env, argv[1], id)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
     return NULL;
   }
-  job *j = calloc(1, sizeof *j);
+  return r;
+}
+
+/* ringTarget(handle, id, path, prefix, algorithm, size): both threads point at the file. */
+static napi_value js_target(napi_env env, napi_callback_info info) {
+  static const char usage[] = "ringTarget(handle, id, path, prefix, algorithm, size)";
+  napi_value argv[6];
+  size_t length = 0;
+  double id, prefix, size;
+  int32_t algorithm;
+  ring *r = ring_call(env, info, 6, argv, &id, usage);
+  if (r == NULL) return NULL;
+  if (napi_get_value_string_utf8(env, argv[2], NULL, 0, &length) != napi_ok || !read_double(env, argv[3], &prefix) ||
+      napi_get_value_int32(env, argv[4], &algorithm) != napi_ok || !read_double(env, argv[5], &size)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return NULL;
+  }
   char *path = malloc(length + 1);
-  if (j == NULL || path == NULL) {
-    free(j);
-    free(path);
+  if (path == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
+  job *j = new_job(env, JOB_TARGET, id);
+  if (j == NULL) {
+    free(path);
+    return NULL;
+  }
   napi_get_value_string_utf8(env, argv[2], path, length + 1, &length);
-  j->kind = JOB_TARGET;
-  j->id = id;
   j->path = path;
   j->prefix = (int64_t)prefix;
   j->size = (int64_t)size;
   j->algorithm = algorithm;
-  given(env, r);
-  give(r, j, 1, 1);
+  queue_job(env, r, j, 1, 1);
   return NULL;
 }
 
 /* ringSubmit(handle, id, index, length, position): the slot's first `length` bytes belong at `position`. */
 static napi_value js_submit(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
+  static const char usage[] = "ringSubmit(handle, id, index, length, position): out of range";
   napi_value argv[5];
   double id, position;
   uint32_t index, length;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  ring *r = argc == 5 ? get_ring(env, argv[0]) : NULL;
+  ring *r = ring_call(env, info, 5, argv, &id, usage);
   if (r == NULL) return NULL;
-  if (!read_double(env, argv[1], &id) || napi_get_value_uint32(env, argv[2], &index) != napi_ok ||
-      napi_get_value_uint32(env, argv[3], &length) != napi_ok || !read_double(env, argv[4], &position) || index >= r->slots ||
-      length > r->slot_bytes || position < 0) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "ringSubmit(handle, id, index, length, position): out of range");
+  if (napi_get_value_uint32(env, argv[2], &index) != napi_ok || napi_get_value_uint32(env, argv[3], &length) != napi_ok ||
+      !read_double(env, argv[4], &position) || index >= r->slots || length > r->slot_bytes || position < 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", usage);
     return NULL;
   }
-  job *j = calloc(1, sizeof *j);
-  if (j == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
-  j->kind = JOB_SLOT;
-  j->id = id;
+  job *j = new_job(env, JOB_SLOT, id);
+  if (j == NULL) return NULL;
   j->index = index;
   j->length = length;
   j->position = (int64_t)position;
-  given(env, r);
-  give(r, j, 1, 1);
+  queue_job(env, r, j, 1, 1);
   return NULL;
 }
 
 /* ringFinish(handle, id): the digest of everything hashed since the target, to the callback. */
 static napi_value js_finish(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   double id;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  ring *r = argc == 2 ? get_ring(env, argv[0]) : NULL;
-  if (r == NULL) return NULL;
-  if (!read_double(env, argv[1], &id)) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "ringFinish(handle, id)");
-    return NULL;
-  }
-  job *j = calloc(1, sizeof *j);
-  if (j == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
-  j->kind = JOB_FINISH;
-  j->id = id;
-  given(env, r);
-  give(r, j, 0, 1);
+  ring *r = ring_call(env, info, 2, argv, &id, "ringFinish(handle, id)");
+  job *j = r == NULL ? NULL : new_job(env, JOB_FINISH, id);
+  if (j == NULL) return NULL;
+  queue_job(env, r, j, 0, 1);
   return NULL;
 }
 
 /* ringClose(handle, id): jobs still queued fail; the callback for `id` comes once both threads ended. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   double id;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  ring *r = argc == 2 ? get_ring(env, argv[0]) : NULL;
-  if (r == NULL) return NULL;
-  if (!read_double(env, argv[1], &id)) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "ringClose(handle, id)");
-    return NULL;
-  }
+  ring *r = ring_call(env, info, 2, argv, &id, "ringClose(handle, id)");
+  job *j = r == NULL ? NULL : new_job(env, JOB_STOP, id);
+  if (j == NULL) return NULL;
   if (atomic_exchange(&r->stopping, 1)) {
+    free(j);
     napi_throw_error(env, NULL, "ring already closed");
     return NULL;
   }
-  job *j = calloc(1, sizeof *j);
-  if (j == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
-  j->kind = JOB_STOP;
-  j->id = id;
-  given(env, r);
-  give(r, j, 1, 1);
+  queue_job(env, r, j, 1, 1);
   return NULL;
 }
 
