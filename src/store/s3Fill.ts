@@ -159,19 +159,25 @@ export class S3Fill {
     try {
       // Removed between the check and the first read: the peer's transfer is cut, and it reads the store.
       if (this.removed) throw new Error('the spool was removed');
-      const { handle } = await this.openSpool();
       for (let position = start; position < end; ) {
-        const length = Math.min(READ_CHUNK, end - position);
-        const buffer = Buffer.allocUnsafe(length);
-        const { bytesRead } = await handle.read(buffer, 0, length, position);
-        if (bytesRead === 0) throw new Error('spool file shorter than its parts');
-        position += bytesRead;
-        yield bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+        const chunk = await this.spoolChunk(position, end);
+        position += chunk.byteLength;
+        yield chunk;
       }
     } finally {
       this.readers -= 1;
       void this.maybeRemoveSpool();
     }
+  }
+
+  /** Up to READ_CHUNK bytes of the spool from `position`, never past `end` (spooled bytes only). */
+  private async spoolChunk(position: number, end: number): Promise<Buffer> {
+    const { handle } = await this.openSpool();
+    const length = Math.min(READ_CHUNK, end - position);
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, position);
+    if (bytesRead === 0) throw new Error('spool file shorter than its parts');
+    return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
   }
 
   private async *readRange(range: { start: number; end: number }): AsyncGenerator<Uint8Array> {
@@ -198,13 +204,9 @@ export class S3Fill {
         continue;
       }
       if (this.spooled.has(index) && !this.removed) {
-        const { handle } = await this.openSpool();
-        const length = Math.min(READ_CHUNK, limit - position);
-        const buffer = Buffer.allocUnsafe(length);
-        const { bytesRead } = await handle.read(buffer, 0, length, position);
-        if (bytesRead === 0) throw new Error('spool file shorter than its parts');
-        position += bytesRead;
-        yield bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+        const chunk = await this.spoolChunk(position, limit);
+        position += chunk.byteLength;
+        yield chunk;
         continue;
       }
       if (verified) {
