@@ -4,8 +4,12 @@
  *
  * Each part is brought to this replica once, into a spool file in the cache's temp folder (the
  * filler writes its own parts there as it uploads them; a follower copies each part from the store
- * as it lands), and every local reader reads the spool: N clients on a replica cost the store one
- * read of each part, not N. Once the blob is complete, parts not spooled are read from the blob.
+ * as it lands), and every local reader reads it from here: N clients on a replica cost the store
+ * one read of each part, not N. The last few parts are also kept in memory, each in a buffer of
+ * its own that is never written again, so readers at the live edge (nearly all of them: clients of
+ * a cold fill move together) are handed slices of it instead of reading the spool into fresh
+ * buffers, which cost this replica more CPU than the sockets did. Once the blob is complete, parts
+ * not spooled are read from the blob.
  * As in `blobFill`, the blob's last byte is held back until the blob is verified (it exists in the
  * store only then), so a fill that fails ends its readers with an error: a whole-file client gets a
  * cut transfer, never a complete wrong file. The spool is deleted when the fill and its readers end.
@@ -15,6 +19,14 @@ import { Readable } from 'node:stream';
 import type { BlobReader, FillStatus } from './blobStore.js';
 
 const READ_CHUNK = 1024 * 1024;
+/** Parts kept in memory (16 MiB each by default): readers further behind read the spool. */
+const MEMORY_PARTS = 4;
+/**
+ * The largest slice of an in-memory part handed out at once. A slice keeps its whole part buffer
+ * alive until the socket has taken it, after the part left the window too: smaller slices let a
+ * reader whose part left the window move to the spool sooner.
+ */
+const MEMORY_CHUNK = 4 * 1024 * 1024;
 
 export interface S3FillSource {
   /** The complete, verified blob. */
@@ -33,6 +45,12 @@ export class S3Fill {
   written = 0;
   /** Parts in the spool file. */
   readonly spooled = new Set<number>();
+  /**
+   * The last MEMORY_PARTS parts' bytes by index, oldest first. Each buffer is this fill's own copy
+   * and is never written after it is put here, so a slice handed to a socket stays right however
+   * long the write takes, after the part left the map too (the garbage collector frees it).
+   */
+  private readonly inMemory = new Map<number, Buffer>();
   /** Parts a follower spooled, by where it got them (the leading peer, or the store). */
   readonly partsFrom = { peer: 0, store: 0 };
   private isStarted = false;
@@ -54,16 +72,30 @@ export class S3Fill {
     this.wake();
   }
 
-  /** Part `index` is in the store; `data` (when this replica has its bytes) goes to the spool. */
+  /**
+   * Part `index` is in the store; `data` (when this replica has its bytes) goes to the spool and
+   * the memory window. `data` is copied: the caller may reuse it once this resolves.
+   */
   async onPart(index: number, data: Uint8Array | undefined): Promise<void> {
     const partSize = this.partSize!;
     this.written = Math.max(this.written, Math.min(this.status.size, (index + 1) * partSize));
     if (data !== undefined && !this.spooled.has(index) && !this.removed) {
+      this.remember(index, data);
       const { handle } = await this.openSpool();
       await handle.write(data, 0, data.byteLength, index * partSize);
       this.spooled.add(index);
     }
     this.wake();
+  }
+
+  private remember(index: number, data: Uint8Array): void {
+    const own = Buffer.allocUnsafe(data.byteLength);
+    own.set(data);
+    this.inMemory.set(index, own);
+    for (const oldest of this.inMemory.keys()) {
+      if (this.inMemory.size <= MEMORY_PARTS) break;
+      this.inMemory.delete(oldest);
+    }
   }
 
   /** The first part neither spooled nor past the end (what a follower copies next). */
@@ -83,6 +115,8 @@ export class S3Fill {
       this.state = 'verified';
       this.written = this.status.size;
     }
+    // A failed fill's bytes are never read again; a verified one's readers may still use them.
+    if (error) this.inMemory.clear();
     this.wake();
     void this.maybeRemoveSpool();
   }
@@ -121,7 +155,7 @@ export class S3Fill {
     const partSize = this.partSize;
     if (partSize === undefined || !this.spooled.has(index) || this.removed) return undefined;
     const start = index * partSize;
-    return Readable.from(this.readSpool(start, Math.min(start + partSize, this.status.size)), { objectMode: false });
+    return Readable.from(this.readPart(index, start, Math.min(start + partSize, this.status.size)), { objectMode: false });
   }
 
   reader(): BlobReader {
@@ -139,6 +173,7 @@ export class S3Fill {
   private async maybeRemoveSpool(): Promise<void> {
     if (this.state === 'running' || this.readers > 0 || this.removed || this.spool === undefined) return;
     this.removed = true;
+    this.inMemory.clear();
     const { path, handle } = await this.spool;
     await handle.close().catch(() => undefined);
     await unlink(path).catch(() => undefined);
@@ -154,13 +189,14 @@ export class S3Fill {
     }
   }
 
-  private async *readSpool(start: number, end: number): AsyncGenerator<Uint8Array> {
+  /** Bytes `start`..`end` of spooled part `index`, for a peer. */
+  private async *readPart(index: number, start: number, end: number): AsyncGenerator<Uint8Array> {
     this.readers += 1;
     try {
       // Removed between the check and the first read: the peer's transfer is cut, and it reads the store.
       if (this.removed) throw new Error('the spool was removed');
       for (let position = start; position < end; ) {
-        const chunk = await this.spoolChunk(position, end);
+        const chunk = await this.partChunk(index, position, end);
         position += chunk.byteLength;
         yield chunk;
       }
@@ -168,6 +204,17 @@ export class S3Fill {
       this.readers -= 1;
       void this.maybeRemoveSpool();
     }
+  }
+
+  /**
+   * The next bytes of spooled part `index` from `position`, never past `end`: a slice of the part
+   * in memory when it is still there, else up to READ_CHUNK bytes read from the spool.
+   */
+  private partChunk(index: number, position: number, end: number): Promise<Buffer> {
+    const part = this.inMemory.get(index);
+    if (part === undefined) return this.spoolChunk(position, end);
+    const offset = position - index * this.partSize!;
+    return Promise.resolve(part.subarray(offset, offset + Math.min(MEMORY_CHUNK, end - position)));
   }
 
   /** Up to READ_CHUNK bytes of the spool from `position`, never past `end` (spooled bytes only). */
@@ -204,7 +251,7 @@ export class S3Fill {
         continue;
       }
       if (this.spooled.has(index) && !this.removed) {
-        const chunk = await this.spoolChunk(position, limit);
+        const chunk = await this.partChunk(index, position, limit);
         position += chunk.byteLength;
         yield chunk;
         continue;
