@@ -1,11 +1,10 @@
 /**
  * A follower replica asks the leading replica for one part of a fill (see s3PeerParts for the
  * other side). The answer is untrusted here: the caller checks it against the store's part object
- * before using it. Memory is one Buffer of the part's length; a longer or shorter body, any other
+ * before using it. Memory is one Buffer of the part's length; a body of another length, any other
  * status, a network error or the timeout is a failure the caller answers by reading the store.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { rawHttpGet, type RawHttpResponse } from '../hub/rawHttpGet.js';
 import type { LeasePeer } from './s3PeerParts.js';
 
 export const PEER_KEY_HEADER = 'x-hubcache-peer-key';
@@ -45,43 +44,34 @@ export async function fetchPeerPart(params: FetchPeerPartParams): Promise<FetchP
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { kind: 'failed', reason: 'bad peer URL' };
   const signal = AbortSignal.any([params.signal, AbortSignal.timeout(params.timeoutMs)]);
+  let response: RawHttpResponse | undefined;
   try {
-    return await new Promise<FetchPeerPartResult>((resolve, reject) => {
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = send(url, { method: 'GET', headers: { [PEER_KEY_HEADER]: params.peer.key, 'accept-encoding': 'identity' }, signal }, (res) => {
-        receive(res, params.length, params.into).then(resolve, reject);
-      });
-      req.once('error', reject);
-      req.end();
+    // The raw reader puts the body straight into the part buffer: node:http's parser handed it
+    // over in 64 KiB Buffers, each copied, about 1.3 s of this replica's CPU per GiB.
+    ({ response } = await rawHttpGet({
+      url: url.toString(),
+      headers: { [PEER_KEY_HEADER]: params.peer.key, 'accept-encoding': 'identity' },
+      signal,
+      // The peer long-polls until the part lands: its head may take up to the whole timeout.
+      headersTimeoutMs: params.timeoutMs,
+      what: `fetch part ${params.index} from peer ${params.peer.url}`,
+    }));
+    if (response === undefined) return { kind: 'failed', reason: 'bad peer URL' };
+    if (response.status === 404) return { kind: 'not-yet' };
+    if (response.status !== 200) return { kind: 'failed', reason: `status ${response.status}` };
+    if (response.contentLength !== params.length) return { kind: 'failed', reason: `length ${response.contentLength}, expected ${params.length}` };
+    const into = params.into;
+    const data = into !== undefined && into.byteLength >= params.length ? into.subarray(0, params.length) : Buffer.allocUnsafe(params.length);
+    let filled = 0;
+    await response.receive({
+      space: () => (filled < data.byteLength ? data.subarray(filled) : undefined),
+      commit: (n) => void (filled += n),
     });
+    if (filled !== params.length) return { kind: 'failed', reason: `cut after ${filled} of ${params.length} bytes` };
+    return { kind: 'part', data };
   } catch (err) {
     return { kind: 'failed', reason: signal.aborted ? 'timeout or aborted' : (err as Error).message };
+  } finally {
+    response?.close();
   }
-}
-
-async function receive(res: IncomingMessage, length: number, into: Buffer | undefined): Promise<FetchPeerPartResult> {
-  if (res.statusCode === 404) {
-    res.resume();
-    return { kind: 'not-yet' };
-  }
-  if (res.statusCode !== 200) {
-    res.resume();
-    return { kind: 'failed', reason: `status ${res.statusCode}` };
-  }
-  if (res.headers['content-length'] !== String(length)) {
-    res.destroy();
-    return { kind: 'failed', reason: `length ${res.headers['content-length']}, expected ${length}` };
-  }
-  const data = into !== undefined && into.byteLength >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
-  let filled = 0;
-  for await (const chunk of res as AsyncIterable<Buffer>) {
-    if (filled + chunk.byteLength > length) {
-      res.destroy();
-      return { kind: 'failed', reason: 'longer than announced' };
-    }
-    chunk.copy(data, filled);
-    filled += chunk.byteLength;
-  }
-  if (filled !== length) return { kind: 'failed', reason: `cut after ${filled} of ${length} bytes` };
-  return { kind: 'part', data };
 }
