@@ -7,9 +7,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream/promises';
 import type { App } from './createApp.js';
 import { BodyTooLarge, type AppRequest, type Reply } from './reply.js';
+import { sendStream } from './sendStream.js';
 
 export interface ListenParams {
   app: App;
@@ -117,7 +117,7 @@ async function writeReply(params: { app: App; req: IncomingMessage; res: ServerR
     return;
   }
   if (body.kind === 'stream') {
-    await pipeline(body.stream, res).catch(() => res.destroy());
+    await sendStream({ source: body.stream, res }).catch(() => res.destroy());
     return;
   }
   const source = body.reader.stream({ start: body.start, end: body.end });
@@ -125,7 +125,7 @@ async function writeReply(params: { app: App; req: IncomingMessage; res: ServerR
     app.metrics.servedBytes += chunk.byteLength;
   });
   try {
-    await pipeline(source, res);
+    await sendStream({ source, res });
   } catch {
     // A failed fill or a client gone: the response is cut (never completed with wrong bytes).
     res.destroy();

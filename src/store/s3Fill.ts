@@ -5,11 +5,11 @@
  * Each part is brought to this replica once, into a spool file in the cache's temp folder (the
  * filler writes its own parts there as it uploads them; a follower copies each part from the store
  * as it lands), and every local reader reads it from here: N clients on a replica cost the store
- * one read of each part, not N. The last few parts are also kept in memory, each in a buffer of
- * its own that is never written again, so readers at the live edge (nearly all of them: clients of
- * a cold fill move together) are handed slices of it instead of reading the spool into fresh
- * buffers, which cost this replica more CPU than the sockets did. Once the blob is complete, parts
- * not spooled are read from the blob.
+ * one read of each part, not N. The last few parts are also kept in memory, in pooled buffers
+ * (bufferPool: reused only once every slice lent to a socket is back), so readers at the live edge
+ * (nearly all of them: clients of a cold fill move together) are handed slices of them instead of
+ * reading the spool into fresh buffers, which cost this replica more CPU than the sockets did.
+ * Once the blob is complete, parts not spooled are read from the blob.
  * As in `blobFill`, the blob's last byte is held back until the blob is verified (it exists in the
  * store only then), so a fill that fails ends its readers with an error: a whole-file client gets a
  * cut transfer, never a complete wrong file. The spool is deleted when the fill and its readers end.
@@ -17,6 +17,7 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { BlobReader, FillStatus } from './blobStore.js';
+import { BufferPool, type PooledBuffer } from './bufferPool.js';
 
 const READ_CHUNK = 1024 * 1024;
 /** Parts kept in memory (16 MiB each by default): readers further behind read the spool. */
@@ -46,11 +47,13 @@ export class S3Fill {
   /** Parts in the spool file. */
   readonly spooled = new Set<number>();
   /**
-   * The last MEMORY_PARTS parts' bytes by index, oldest first. Each buffer is this fill's own copy
-   * and is never written after it is put here, so a slice handed to a socket stays right however
-   * long the write takes, after the part left the map too (the garbage collector frees it).
+   * The last MEMORY_PARTS parts' bytes by index, oldest first, each a copy held by this map. A
+   * slice handed to a socket holds its buffer too, so it stays right however long the write takes,
+   * after the part left the map; the buffer is rewritten (for a later part) only once all are back.
    */
-  private readonly inMemory = new Map<number, Buffer>();
+  private readonly inMemory = new Map<number, PooledBuffer>();
+  /** A window's worth of buffers to reuse; dropped with the fill. */
+  private readonly pool = new BufferPool({ maxFree: MEMORY_PARTS });
   /** Parts a follower spooled, by where it got them (the leading peer, or the store). */
   readonly partsFrom = { peer: 0, store: 0 };
   private isStarted = false;
@@ -89,13 +92,19 @@ export class S3Fill {
   }
 
   private remember(index: number, data: Uint8Array): void {
-    const own = Buffer.allocUnsafe(data.byteLength);
-    own.set(data);
+    const own = this.pool.take(data.byteLength);
+    own.bytes.set(data);
     this.inMemory.set(index, own);
-    for (const oldest of this.inMemory.keys()) {
+    for (const [oldest, part] of this.inMemory) {
       if (this.inMemory.size <= MEMORY_PARTS) break;
       this.inMemory.delete(oldest);
+      part.release();
     }
+  }
+
+  private forgetParts(): void {
+    for (const part of this.inMemory.values()) part.release();
+    this.inMemory.clear();
   }
 
   /** The first part neither spooled nor past the end (what a follower copies next). */
@@ -116,7 +125,7 @@ export class S3Fill {
       this.written = this.status.size;
     }
     // A failed fill's bytes are never read again; a verified one's readers may still use them.
-    if (error) this.inMemory.clear();
+    if (error) this.forgetParts();
     this.wake();
     void this.maybeRemoveSpool();
   }
@@ -173,7 +182,7 @@ export class S3Fill {
   private async maybeRemoveSpool(): Promise<void> {
     if (this.state === 'running' || this.readers > 0 || this.removed || this.spool === undefined) return;
     this.removed = true;
-    this.inMemory.clear();
+    this.forgetParts();
     const { path, handle } = await this.spool;
     await handle.close().catch(() => undefined);
     await unlink(path).catch(() => undefined);
@@ -214,7 +223,7 @@ export class S3Fill {
     const part = this.inMemory.get(index);
     if (part === undefined) return this.spoolChunk(position, end);
     const offset = position - index * this.partSize!;
-    return Promise.resolve(part.subarray(offset, offset + Math.min(MEMORY_CHUNK, end - position)));
+    return Promise.resolve(part.lend(offset, offset + Math.min(MEMORY_CHUNK, end - position)));
   }
 
   /** Up to READ_CHUNK bytes of the spool from `position`, never past `end` (spooled bytes only). */

@@ -6,10 +6,10 @@
  * A follower gets each part from the filler itself when its lease names a peer (s3PeerParts,
  * fetchPeerPart), so N replicas following one fill do not read every part back from the store:
  * the store's reads are what runs out first. The store stays the source of truth: a part from the
- * peer is spooled only when its MD5 is the ETag of the store's part object (a single PUT's ETag),
- * and anything else (a mismatch, no part object, an error or a timeout) reads the store instead.
+ * peer is spooled only when it hashes to the store's part object (the sha256 in its metadata, or
+ * for parts written without it, the MD5 that is a single PUT's ETag), and anything else (a
+ * mismatch, no part object, an error or a timeout) reads the store instead.
  */
-import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { isHubcacheError } from '../errors.js';
@@ -20,6 +20,7 @@ import type { S3Keys } from './s3Keys.js';
 import { leaseIsLive, leaseKey, readLease, renewLease, tryCreateLease, type LeaseBody } from './s3Lease.js';
 import { partLength, unquote, uploadBlob } from './s3Upload.js';
 import { fetchPeerPart } from './fetchPeerPart.js';
+import { partMatches } from './putPartObject.js';
 import type { LeasePeer, S3PeerParts } from './s3PeerParts.js';
 
 export interface S3FillContext {
@@ -210,23 +211,23 @@ async function partFromPeer(
     ctx.log?.({ event: 'peer-part-failed', etag, index, reason: got.reason });
     return 'failed';
   }
-  let storedEtag: string;
+  let stored: { metadata: Record<string, string> | undefined; etag: string };
   try {
     const head = await ctx.conn.client.send(new HeadObjectCommand({ Bucket: ctx.conn.bucket, Key: ctx.keys.part(etag, index) }), { abortSignal: ctx.signal });
     if (head.ContentLength !== length) {
       ctx.log?.({ event: 'peer-part-failed', etag, index, reason: `the stored part has ${head.ContentLength} bytes, not ${length}` });
       return 'failed';
     }
-    storedEtag = unquote(head.ETag);
+    stored = { metadata: head.Metadata, etag: unquote(head.ETag) };
   } catch (err) {
     // No part object: a peer answering ahead of the store, or the fill completed and cleaned up
     // (the loop then finds the blob); either way this lease's peer is done with.
     if (isS3NotFound(err)) ctx.log?.({ event: 'peer-part-failed', etag, index, reason: 'no such part in the store' });
     return 'failed';
   }
-  const md5 = createHash('md5').update(got.data).digest('hex');
-  if (md5 !== storedEtag) {
-    ctx.log?.({ event: 'peer-part-failed', etag, index, reason: `MD5 ${md5} is not the stored part's ETag ${storedEtag}` });
+  const check = partMatches({ data: got.data, stored });
+  if (!check.ok) {
+    ctx.log?.({ event: 'peer-part-failed', etag, index, reason: check.detail });
     return 'failed';
   }
   return got.data;

@@ -29,6 +29,7 @@ import { headerValue, hubRequest } from '../hub/hubRequest.js';
 import { hubErrorFromResponse } from '../hub/hubErrorFromResponse.js';
 import { isS3NotFound, s3Status, type S3Connection } from './s3Connection.js';
 import type { S3Keys } from './s3Keys.js';
+import { putPartObject } from './putPartObject.js';
 
 export interface UploadBlobParams {
   conn: S3Connection;
@@ -160,8 +161,8 @@ async function streamUpstream(
         const full = buffer;
         inFlight = full;
         const at = index;
-        putting = conn.client.send(new PutObjectCommand({ Bucket: conn.bucket, Key: keys.part(etag, at), Body: full })).then(async (put) => {
-          params.partEtags[at] = unquote(put.ETag);
+        putting = putPartObject({ conn, key: keys.part(etag, at), body: full }).then(async (putEtag) => {
+          params.partEtags[at] = unquote(putEtag);
           await params.onPart?.(at, full);
         });
         putting.catch(() => undefined);

@@ -135,13 +135,27 @@ describe.skipIf(skip !== undefined)('replicas sharing a Ceph RGW bucket', () => 
   it('a peer answering wrong bytes: followers check each part against the store, read it there, and clients get the right bytes', async () => {
     await ceph.createBucket('junk');
     const file = origin.file({ repoId: 'acme/big', path: 'p.bin' });
-    // Every replica advertises this liar: same length as the part asked, wrong bytes.
+    // Every replica advertises this liar: same length as the part asked, wrong bytes, sent once the
+    // part is in the store (as the real leader does), so the followers' check of the bytes is what fails.
     const asked: string[] = [];
+    const partMetadata: Array<Record<string, string> | undefined> = [];
     const liar = await new Promise<Server>((resolve) => {
       const server = createServer((req, res) => {
         asked.push(req.url ?? '');
-        const data = Buffer.alloc(16 * MiB, 0x5a);
-        res.writeHead(200, { 'content-length': String(data.byteLength) }).end(data);
+        void (async () => {
+          const index = Number(/parts\/(\d+)$/.exec(req.url ?? '')?.[1]);
+          const Key = `mirror/fills/sha256/${file.etag}/part-${String(index).padStart(5, '0')}`;
+          for (let tries = 0; tries < 200; tries++) {
+            const head = await ceph.client.send(new HeadObjectCommand({ Bucket: 'junk', Key })).catch(() => undefined);
+            if (head) {
+              partMetadata.push(head.Metadata);
+              break;
+            }
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          const data = Buffer.alloc(16 * MiB, 0x5a);
+          res.writeHead(200, { 'content-length': String(data.byteLength) }).end(data);
+        })();
       });
       server.listen(0, '127.0.0.1', () => resolve(server));
     });
@@ -158,7 +172,9 @@ describe.skipIf(skip !== undefined)('replicas sharing a Ceph RGW bucket', () => 
       const parts = await followerParts(three);
       expect(parts.peer).toBe(0);
       expect(parts.store).toBeGreaterThan(0);
-      expect(three.map((r) => r.stderr()).join('')).toMatch(/"event":"peer-part-failed"/);
+      // Checked by the sha256 the filling replica put in each part object's metadata.
+      expect(partMetadata[0]).toEqual({ 'hubcache-sha256': expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(three.map((r) => r.stderr()).join('')).toMatch(/"event":"peer-part-failed"[^\n]*"reason":"sha256 [0-9a-f]{64}, the stored part's is [0-9a-f]{64}"/);
     } finally {
       await new Promise((r) => liar.close(r));
     }
