@@ -10,7 +10,7 @@ import { PART_SHA256_META, partMatches } from '../../src/store/putPartObject.js'
 
 const data = randomBytes(100_000);
 const other = Buffer.from(data);
-other[5_000] ^= 1;
+other[5_000] = other[5_000]! ^ 1;
 const sha256 = createHash('sha256').update(data).digest('hex');
 const md5 = createHash('md5').update(data).digest('hex');
 
