@@ -71,3 +71,9 @@ export async function timeProcessWithUsage(params: { command: string; args: stri
   }
   return run;
 }
+
+/** A running process's peak resident set size so far, KiB (VmHWM; undefined when it is gone). */
+export async function peakRssKiB(pid: number): Promise<number | undefined> {
+  const match = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''));
+  return match ? Number(match[1]) : undefined;
+}

@@ -29,6 +29,7 @@ import { startOriginProcess } from './startOriginProcess.js';
 import { startServeProcess, type ServeProcess } from './serveProcess.js';
 import { runCurlClients } from './curlClients.js';
 import { cpuSeconds } from './processCpu.js';
+import { peakRssKiB } from './processUsage.js';
 
 const REPO = 'bench/big-model';
 const FILE = 'model.safetensors';
@@ -121,6 +122,8 @@ const bench: Bench = {
       let upstreamOk = true;
       const cpuOne: Array<{ store: number; replicas: number; clients: number }> = [];
       const cpuTwelve: Array<{ store: number; replicas: number; clients: number }> = [];
+      const rssOne: number[] = [];
+      const rssTwelve: number[] = [];
       for (let round = 0; round < rounds; round++) {
         for (const clients of round % 2 === 0 ? [1, 12] : [12, 1]) {
           const bucket = `cold-${round}-${clients}`;
@@ -133,11 +136,15 @@ const bench: Bench = {
           if (stats.blobBytes !== size) upstreamOk = false;
           (clients === 1 ? one : twelve).push(seconds);
           const parts = await followerParts(set);
+          // Fresh replicas per run: their peak RSS is this run's.
+          const rssMiB = await Promise.all(set.map(async (s) => Math.round(((await peakRssKiB(s.pid)) ?? NaN) / 1024)));
+          (clients === 1 ? rssOne : rssTwelve).push(Math.max(...rssMiB));
           partsFrom.peer += parts.peer;
           partsFrom.store += parts.store;
           log(
             `  cold round ${round + 1}, ${clients} client(s): ${seconds.toFixed(2)} s, upstream ${stats.blobBytes} bytes, follower parts ${parts.peer} from peer / ${parts.store} from store, ` +
-              `CPU s: store ${cpu.store.toFixed(1)}, replicas ${cpu.replicas.toFixed(1)} (${cpu.perReplica.map((c) => c.toFixed(1)).join(' + ')}), clients ${cpu.clients.toFixed(1)}`,
+              `CPU s: store ${cpu.store.toFixed(1)}, replicas ${cpu.replicas.toFixed(1)} (${cpu.perReplica.map((c) => c.toFixed(1)).join(' + ')}), clients ${cpu.clients.toFixed(1)}; ` +
+              `replicas' peak RSS MiB ${rssMiB.join(', ')}`,
           );
           await stopAll(set);
         }
@@ -148,6 +155,8 @@ const bench: Bench = {
         { name: `cold ${size / MiB} MiB, 1 client via 1 replica`, seconds: oneS },
         { name: `cold ${size / MiB} MiB, 12 clients via 3 replicas`, seconds: twelveS },
         { name: 'cold: every run had one upstream transfer of the file', value: upstreamOk ? 1 : 0, unit: 'yes' },
+        { name: `cold ${size / MiB} MiB, 1 client: the replica's peak RSS (largest run)`, value: Math.max(...rssOne), unit: 'MiB' },
+        { name: `cold ${size / MiB} MiB, 12 clients: largest replica peak RSS (largest run)`, value: Math.max(...rssTwelve), unit: 'MiB' },
         ...(['store', 'replicas', 'clients'] as const).flatMap((part) => [
           { name: `cold ${size / MiB} MiB, 1 client: CPU of the ${part}`, value: median(cpuOne.map((c) => c[part])), unit: 's' },
           { name: `cold ${size / MiB} MiB, 12 clients: CPU of the ${part}`, value: median(cpuTwelve.map((c) => c[part])), unit: 's' },
