@@ -52,8 +52,8 @@ export class S3Fill {
    * after the part left the map; the buffer is rewritten (for a later part) only once all are back.
    */
   private readonly inMemory = new Map<number, PooledBuffer>();
-  /** A window's worth of buffers to reuse; dropped with the fill. */
-  private readonly pool = new BufferPool({ maxFree: MEMORY_PARTS });
+  /** The buffers of parts that left memory, to reuse; dropped with the fill. */
+  private readonly pool = new BufferPool({ maxFree: 1 });
   /** Parts a follower spooled, by where it got them (the leading peer, or the store). */
   readonly partsFrom = { peer: 0, store: 0 };
   private isStarted = false;
@@ -92,14 +92,16 @@ export class S3Fill {
   }
 
   private remember(index: number, data: Uint8Array): void {
-    const own = this.pool.take(data.byteLength);
-    own.bytes.set(data);
-    this.inMemory.set(index, own);
+    // The oldest part leaves first, so its buffer (when no socket still has a slice of it) is the
+    // one this part is copied into: one spare buffer in the pool is enough.
     for (const [oldest, part] of this.inMemory) {
-      if (this.inMemory.size <= MEMORY_PARTS) break;
+      if (this.inMemory.size < MEMORY_PARTS) break;
       this.inMemory.delete(oldest);
       part.release();
     }
+    const own = this.pool.take(data.byteLength);
+    own.bytes.set(data);
+    this.inMemory.set(index, own);
   }
 
   private forgetParts(): void {
