@@ -73,7 +73,7 @@ export async function listen(params: ListenParams): Promise<Listening> {
 /**
  * An answer queued behind a pipelined one (HTTP/1.1 pipelining) has no connection yet; when the
  * client goes away first, node:http 20 destroys its request but never emits 'close' on the response
- * (fixed in later Node, nodejs/node#62534). Everything here learns that a client is gone from that
+ * (see nodejs/node#62534). Everything here learns that a client is gone from that
  * 'close' (the request's abort signal, the body writer, the shutdown's wait), so without it the
  * body waited for a 'drain' that never comes, forever: its fill's reader, lent slices and spool
  * file were never let go. So it is emitted here, as Node does now.
@@ -82,7 +82,7 @@ function closeQueuedResponse(req: IncomingMessage, res: ServerResponse): void {
   let closed = false;
   res.once('close', () => (closed = true));
   req.once('close', () => {
-    if (closed || res.writableFinished || res.socket !== null || !req.socket.destroyed) return;
+    if (closed || res.writableFinished || res.socket || !req.socket.destroyed) return;
     res.destroy();
     res.emit('close');
   });
