@@ -37,6 +37,7 @@ export async function listen(params: ListenParams): Promise<Listening> {
   const server = createServer({ headersTimeout: 20_000, requestTimeout: 0, keepAliveTimeout: 5_000 }, (req, res) => {
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
+    closeQueuedResponse(req, res);
     void serve({ app, req, res, idleTimeoutMs: server.timeout });
   });
   server.maxConnections = params.maxConnections ?? 1024;
@@ -67,6 +68,24 @@ export async function listen(params: ListenParams): Promise<Listening> {
       return closed;
     },
   };
+}
+
+/**
+ * An answer queued behind a pipelined one (HTTP/1.1 pipelining) has no connection yet; when the
+ * client goes away first, node:http 20 destroys its request but never emits 'close' on the response
+ * (see nodejs/node#62534). Everything here learns that a client is gone from that
+ * 'close' (the request's abort signal, the body writer, the shutdown's wait), so without it the
+ * body waited for a 'drain' that never comes, forever: its fill's reader, lent slices and spool
+ * file were never let go. So it is emitted here, as Node does now.
+ */
+function closeQueuedResponse(req: IncomingMessage, res: ServerResponse): void {
+  let closed = false;
+  res.once('close', () => (closed = true));
+  req.once('close', () => {
+    if (closed || res.writableFinished || res.socket || !req.socket.destroyed) return;
+    res.destroy();
+    res.emit('close');
+  });
 }
 
 async function serve(params: { app: App; req: IncomingMessage; res: ServerResponse; idleTimeoutMs: number }): Promise<void> {
