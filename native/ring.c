@@ -78,6 +78,9 @@ typedef struct ring {
   atomic_int stopping;
   /* Main thread only: jobs given but not completed (the loop is kept alive while any are). */
   uint32_t outstanding;
+  /* Main thread only: the two threads, and whether they were joined (see join_threads). */
+  pthread_t threads[2];
+  int joined;
   /* Writer thread only. */
   int fd, write_error;
   /* Hasher thread only. */
@@ -252,10 +255,30 @@ static void *run(void *arg) {
   return NULL;
 }
 
+/*
+ * Main thread: waits for both threads to return. Called once their last job (JOB_STOP) is
+ * completed, so the wait is for a thread's last step after it posted that completion: releasing
+ * the threadsafe function. Without the join, JS could learn of the close, let the process exit,
+ * and have Node free the threadsafe function while a thread was still releasing it (a crash at
+ * exit under load: a `backup` exited on a signal once in CI).
+ */
+static void join_threads(ring *r) {
+  if (r->joined) return;
+  r->joined = 1;
+  for (int role = 0; role < 2; role++) pthread_join(r->threads[role], NULL);
+}
+
 /* Main thread: hands a completed job to the JS callback (id, errno, message, digest). */
 static void call_js(napi_env env, napi_value callback, void *context, void *data) {
   ring *r = context;
   job *j = data;
+  if (env == NULL) {
+    /* Jobs left in the queue while Node tears the threadsafe function down: the ring may be freed already. */
+    free(j->path);
+    free(j);
+    return;
+  }
+  if (j->kind == JOB_STOP) join_threads(r);
   if (r->outstanding > 0 && --r->outstanding == 0) napi_unref_threadsafe_function(env, r->done);
   if (env != NULL && callback != NULL) {
     napi_value argv[4], undefined;
@@ -276,10 +299,17 @@ static void call_js(napi_env env, napi_value callback, void *context, void *data
   free(j);
 }
 
+static void stop_threads(ring *r);
+
 static void tsfn_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
-  ring_unref(data);
+  ring *r = data;
+  /* Node is closing it (the process exits) with the threads maybe still running: stop them and
+     wait, so none touches the ring or the threadsafe function once they are freed. */
+  stop_threads(r);
+  join_threads(r);
+  ring_unref(r);
 }
 
 static void memory_finalize(napi_env env, void *data, void *hint) {
@@ -370,7 +400,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
       /* Cannot happen short of exhausted resources; the process is in no state to go on. */
       napi_fatal_error("hubcache ring", NAPI_AUTO_LENGTH, "could not start a ring thread", NAPI_AUTO_LENGTH);
     }
-    pthread_detach(thread);
+    r->threads[role] = thread;
   }
   napi_create_external(env, r, handle_finalize, NULL, &handle);
   napi_create_external_arraybuffer(env, r->memory, (size_t)slots * slot_bytes, memory_finalize, r, &memory);
