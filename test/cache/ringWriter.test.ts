@@ -1,7 +1,8 @@
 /**
  * The download ring on its native threads (native/ring.c): what reaches the file, the digest,
  * resuming after a prefix, reuse for another file, failures (a missing file, a full disk) and
- * close. Real files in temp dirs; the full disk is a real tmpfs (root only, as in CI).
+ * close, and a process exiting with a ring in any state. Real files in temp dirs; the full disk is a
+ * real tmpfs (root only, as in CI).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -150,4 +151,32 @@ describe('ring writer (native threads)', () => {
       execFileSync('umount', ['-l', mountPoint]);
     }
   });
+
+  it('a process exits cleanly with a ring idle, closed, busy, or cut short by process.exit (its threads stopped and joined, nothing freed under them)', async () => {
+    const dir = await makeTempDir();
+    const script = join(dir, 'ring-exit.mjs');
+    // Straight on the addon: the ring writer's own close would otherwise always run first.
+    await writeFile(
+      script,
+      `import { createRequire } from 'node:module';
+const { ringCreate, ringTarget, ringSubmit, ringClose } = createRequire(${JSON.stringify(import.meta.url)})('../../build/Release/hubcache_flock.node');
+const mode = process.argv[2];
+const [handle, memory] = ringCreate(8, 1 << 20, (id) => { if (id === 3) process.stdout.write('closed'); });
+new Uint8Array(memory).fill(7);
+if (mode !== 'idle') {
+  ringTarget(handle, 1, ${JSON.stringify(join(dir, 'out'))}, 0, 1, 8 << 20);
+  for (let i = 0; i < 8; i++) ringSubmit(handle, 10 + i, i, 1 << 20, i * (1 << 20));
+}
+if (mode === 'close') ringClose(handle, 3);
+if (mode === 'exit') process.exit(0);
+`,
+    );
+    for (let round = 0; round < 5; round++) {
+      for (const mode of ['idle', 'close', 'exit', 'busy']) {
+        // A hang (a join that never returns) fails on the timeout; a crash on the status or signal.
+        const out = execFileSync(process.execPath, [script, mode], { timeout: 10_000, encoding: 'utf8' });
+        expect(out).toBe(mode === 'close' ? 'closed' : '');
+      }
+    }
+  }, 120_000);
 });
