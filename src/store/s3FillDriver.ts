@@ -17,7 +17,7 @@ import type { FillParams } from './blobStore.js';
 import { isS3NotFound, type S3Connection } from './s3Connection.js';
 import type { S3Fill } from './s3Fill.js';
 import type { S3Keys } from './s3Keys.js';
-import { leaseIsLive, leaseKey, readLease, renewLease, tryCreateLease, type Lease, type LeaseBody } from './s3Lease.js';
+import { leaseIsLive, leaseKey, readLease, renewLease, tryCreateLease, type LeaseBody } from './s3Lease.js';
 import { partLength, unquote, uploadBlob } from './s3Upload.js';
 import { fetchPeerPart } from './fetchPeerPart.js';
 import { partMatches } from './putPartObject.js';
@@ -131,28 +131,11 @@ export async function driveS3Fill(params: { ctx: S3FillContext; fill: S3Fill; re
    * is fetched, and a fresh 16 MiB buffer per part costs more CPU in page faults than the copy.
    */
   let peerBuffer: Buffer | undefined;
-  /** The lease as last read, and when. */
-  let seen: { lease: Lease; at: number } | undefined;
-  const leaseRecheckMs = Math.max(pollMs, Math.floor(leaseTtlMs / 5));
   for (;;) {
     if (ctx.signal.aborted) throw new Error('store closed');
     if (await ctx.blobExists(etag, size)) return;
-    // A follower with every part spooled only waits for the blob (one HEAD per poll). While the
-    // lease it read last is live and filling, it reads the lease again (a LIST and a GET) only
-    // every leaseRecheckMs: on a busy store those requests slow the leader's assembly everyone
-    // waits for, and a dead leader is taken over only once its lease expires anyway. An expired
-    // or failed lease is always read afresh before anything is decided on it.
-    if (fill.role === 'follower' && fill.nextMissingPart() === undefined && seen !== undefined && seen.lease.body.state === 'filling') {
-      const now = Date.now();
-      if (now - seen.at < leaseRecheckMs && leaseIsLive({ lease: seen.lease, now })) {
-        await sleep(pollMs);
-        fill.wake();
-        continue;
-      }
-    }
     const lease = await readLease({ conn, keys, etag });
     const now = Date.now();
-    seen = lease === undefined ? undefined : { lease, at: now };
     if (lease?.body.state === 'failed' && leaseIsLive({ lease, now }) && fill.role !== 'starting') {
       throw new Error(`the filling replica failed: ${lease.body.error ?? 'unknown error'}`);
     }
