@@ -41,14 +41,11 @@ export async function timeProcessWithUsage(params: { command: string; args: stri
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     let timer: NodeJS.Timeout | undefined;
     if (method === 'proc-vmhwm' && child.pid !== undefined) {
-      const statusPath = `/proc/${child.pid}/status`;
+      const pid = child.pid;
       const poll = (): void => {
-        readFile(statusPath, 'utf8')
-          .then((text) => {
-            const match = /VmHWM:\s+(\d+) kB/.exec(text);
-            if (match) hwm = Math.max(hwm ?? 0, Number(match[1]));
-          })
-          .catch(() => undefined);
+        void peakRssKiB(pid).then((kib) => {
+          if (kib !== undefined) hwm = Math.max(hwm ?? 0, kib);
+        });
       };
       timer = setInterval(poll, 20);
     }
