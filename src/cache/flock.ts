@@ -27,9 +27,9 @@ export interface FlockBinding {
   readonly listTrees?: ListTreesNative;
   /** The summary scan of usual repos (native/repoSummary.c, see repoSummaries.ts); absent from builds older than that file. */
   readonly summarizeRepos?: SummarizeReposNative;
-  /** The download ring's writer and hasher threads (native/ring.c, see ringWriter.ts); absent from builds older than that file. */
   /** glibc keeps freed memory for reuse (native/tuneMalloc.c; serve calls it at start); false where that is not glibc; absent from builds older than that file. */
   readonly tuneMalloc?: () => boolean;
+  /** The download ring's writer and hasher threads (native/ring.c, see ringWriter.ts); absent from builds older than that file. */
   readonly ringCreate?: RingNative['ringCreate'];
   readonly ringTarget?: RingNative['ringTarget'];
   readonly ringSubmit?: RingNative['ringSubmit'];
