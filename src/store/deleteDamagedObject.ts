@@ -15,9 +15,8 @@
 import { randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { HubcacheError } from '../errors.js';
-import { isS3NotFound, s3Status, type S3Connection } from './s3Connection.js';
+import { isS3NotFound, s3Status, unquote, type S3Connection } from './s3Connection.js';
 import { s3Keys } from './s3Keys.js';
-import { unquote } from './s3Upload.js';
 
 export interface DeleteDamagedObjectParams {
   conn: S3Connection;

@@ -2,7 +2,7 @@
  * One part object of a fill (`fills/.../part-<n>`), written by the filling replica and checked by
  * followers that got the same bytes from it directly (s3FillDriver).
  *
- * The part's sha256 is computed once here and used twice: as the request's signed payload hash
+ * The part's sha256 is computed once (by the caller while the bytes arrived, or here) and used twice: as the request's signed payload hash
  * (`x-amz-content-sha256`, which the SDK would otherwise compute itself, and which the store checks
  * the body against), and as the object's metadata, so a follower checks a part from the peer with
  * one sha256 instead of an MD5 against the ETag (MD5 costs 2.5 times the CPU of sha256 on CPUs with
@@ -16,10 +16,13 @@ import type { S3Connection } from './s3Connection.js';
 /** The metadata name (sent as `x-amz-meta-hubcache-sha256`). */
 export const PART_SHA256_META = 'hubcache-sha256';
 
-/** Writes the part; resolves to the store's ETag for it (quotes included, as the store sent it). */
-export async function putPartObject(params: { conn: S3Connection; key: string; body: Buffer }): Promise<string | undefined> {
+/**
+ * Writes the part; resolves to the store's ETag for it (quotes included, as the store sent it).
+ * `sha256` is the body's, when the caller hashed it already (the store refuses a wrong one).
+ */
+export async function putPartObject(params: { conn: S3Connection; key: string; body: Buffer; sha256?: string }): Promise<string | undefined> {
   const { conn, key, body } = params;
-  const sha256 = createHash('sha256').update(body).digest('hex');
+  const sha256 = params.sha256 ?? createHash('sha256').update(body).digest('hex');
   const command = new PutObjectCommand({ Bucket: conn.bucket, Key: key, Body: body, Metadata: { [PART_SHA256_META]: sha256 } });
   command.middlewareStack.add(
     (next) => (args) => {

@@ -73,6 +73,11 @@ export async function openS3Connection(params: {
 }
 
 /** The HTTP status of an S3 error (undefined for a network failure). */
+/** An ETag without the quotes S3 puts around it. */
+export function unquote(etag: string | undefined): string {
+  return (etag ?? '').replace(/^"+|"+$/g, '');
+}
+
 export function s3Status(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }

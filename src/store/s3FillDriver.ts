@@ -14,11 +14,11 @@ import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2
 import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { isHubcacheError } from '../errors.js';
 import type { FillParams } from './blobStore.js';
-import { isS3NotFound, type S3Connection } from './s3Connection.js';
+import { isS3NotFound, unquote, type S3Connection } from './s3Connection.js';
 import type { S3Fill } from './s3Fill.js';
 import type { S3Keys } from './s3Keys.js';
 import { leaseIsLive, leaseKey, readLease, renewLease, tryCreateLease, type LeaseBody } from './s3Lease.js';
-import { partLength, unquote, uploadBlob } from './s3Upload.js';
+import { partLength, uploadBlob } from './s3Upload.js';
 import { fetchPeerPart } from './fetchPeerPart.js';
 import { partMatches } from './putPartObject.js';
 import type { LeasePeer, S3PeerParts } from './s3PeerParts.js';

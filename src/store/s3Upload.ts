@@ -2,8 +2,10 @@
  * The filling replica's work: upstream bytes -> the store, hashed on the way, visible as a blob
  * only once verified.
  *
- * A blob up to one part is read whole, hashed, and written with one PutObject (`If-None-Match: *`:
- * a second writer of the same verified bytes is refused and that is fine). A larger one lands as
+ * Upstream is read by the raw socket reader straight into the part buffers (upstreamParts), or by
+ * node:http when the body has no Content-Length. A blob up to one part is read whole, hashed, and
+ * written with one PutObject (`If-None-Match: *`: a second writer of the same verified bytes is
+ * refused and that is fine). A larger one lands as
  * part objects `fills/.../part-<n>` cut at fixed offsets, so followers on other replicas can read
  * each part the moment it lands; when all are in and the hash is the name, the parts are assembled
  * server-side (UploadPartCopy, each copy's ETag checked against the part we hashed) into one
@@ -25,11 +27,12 @@ import {
 import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { createStreamingHasher, type StreamingHasher } from '../cache/hashFile.js';
 import { HubcacheError } from '../errors.js';
-import { headerValue, hubRequest } from '../hub/hubRequest.js';
+import { headerValue, hubRequest, networkError } from '../hub/hubRequest.js';
+import { rawHttpGet } from '../hub/rawHttpGet.js';
 import { hubErrorFromResponse } from '../hub/hubErrorFromResponse.js';
-import { isS3NotFound, s3Status, type S3Connection } from './s3Connection.js';
+import { isS3NotFound, s3Status, unquote, type S3Connection } from './s3Connection.js';
 import type { S3Keys } from './s3Keys.js';
-import { putPartObject } from './putPartObject.js';
+import { UpstreamParts } from './upstreamParts.js';
 
 export interface UploadBlobParams {
   conn: S3Connection;
@@ -106,80 +109,77 @@ export async function uploadBlob(params: UploadBlobParams): Promise<void> {
 async function streamUpstream(
   params: UploadBlobParams & { offset: number; hasher: StreamingHasher; small: boolean; partEtags: string[] },
 ): Promise<Buffer | undefined> {
-  const { conn, keys, etag, size, partSize, offset, hasher } = params;
-  const response = await hubRequest({
-    method: 'GET',
-    url: params.url,
-    token: params.token,
-    headers: { 'accept-encoding': 'identity', ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) },
-    redirects: 'all',
-    signal: params.signal,
-    bodyTimeoutMs: params.stallTimeoutMs ?? 60_000,
-    what: `fill blob ${etag}`,
-  });
-  if (response.status !== 200 && response.status !== 206) {
-    await response.body.dump().catch(() => undefined);
-    throw hubErrorFromResponse({ status: response.status, url: response.url, headers: response.headers, what: `fill blob ${etag}`, hasToken: Boolean(params.token) });
+  const { etag, size, offset } = params;
+  const what = `fill blob ${etag}`;
+  const headers = { 'accept-encoding': 'identity', ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) };
+  const bodyTimeoutMs = params.stallTimeoutMs ?? 60_000;
+  let url = params.url;
+  let token = params.token;
+  // The raw socket reader lands the body straight in the part buffers (see rawHttpGet and
+  // upstreamParts); node:http takes what it hands back (another scheme, a chunked body).
+  const raw = await rawHttpGet({ url, token, headers, signal: params.signal, bodyTimeoutMs, what });
+  if (raw.response !== undefined && (raw.response.contentLength !== undefined || raw.response.status >= 300)) {
+    const response = raw.response;
+    const skip = checkAnswer({ ...params, status: response.status, url: response.url, headers: response.headers, close: () => response.close() });
+    if (response.contentLength !== size - offset + skip) {
+      response.close();
+      throw new HubcacheError({ code: 'E_HTTP', message: `Cannot ${what}: upstream announced ${response.contentLength} bytes, expected ${size - offset + skip}` });
+    }
+    params.onStarted?.();
+    const parts = new UpstreamParts({ ...params, skip, onRoom: () => response.wake() });
+    try {
+      await response.receive({
+        space: () => parts.space(),
+        commit: (n) => {
+          params.onReceived?.(n);
+          parts.commit(n);
+        },
+      });
+    } catch (err) {
+      parts.fail(networkError({ err, url: response.url, what }) as Error);
+    }
+    return finishParts(parts, etag, size);
   }
-  // A 200 to our Range carries the whole file: skip what the stored parts already hold.
-  let skip = response.status === 200 ? offset : 0;
-  if (response.status === 206 && !headerValue(response.headers, 'content-range')?.startsWith(`bytes ${offset}-`)) {
-    response.body.destroy();
+  raw.response?.close();
+  if (raw.handOff !== undefined) {
+    // A hop to another scheme leaves the origin: the token stays behind, as on any other-host redirect.
+    url = raw.handOff;
+    token = undefined;
+  }
+  const response = await hubRequest({ method: 'GET', url, token, headers, redirects: 'all', signal: params.signal, bodyTimeoutMs, what });
+  const skip = checkAnswer({ ...params, status: response.status, url: response.url, headers: response.headers, close: () => void response.body.dump().catch(() => undefined) });
+  params.onStarted?.();
+  const parts = new UpstreamParts({ ...params, skip });
+  for await (const chunk of response.body) {
+    params.onReceived?.(chunk.byteLength);
+    await parts.write(chunk);
+  }
+  return finishParts(parts, etag, size);
+}
+
+/**
+ * Throws unless upstream answered the GET (from `offset`) with its bytes; how many leading bytes
+ * to skip (a 200 to our Range carries the whole file, and the stored parts already hold those).
+ */
+function checkAnswer(params: UploadBlobParams & { offset: number; status: number; url: string; headers: Record<string, string | string[] | undefined>; close: () => void }): number {
+  const { status, offset, etag } = params;
+  if (status !== 200 && status !== 206) {
+    params.close();
+    throw hubErrorFromResponse({ status, url: params.url, headers: params.headers, what: `fill blob ${etag}`, hasToken: Boolean(params.token) });
+  }
+  if (status === 206 && !headerValue(params.headers, 'content-range')?.startsWith(`bytes ${offset}-`)) {
+    params.close();
     throw new HubcacheError({ code: 'E_HTTP', message: `Upstream answered a Range from ${offset} with another range` });
   }
-  params.onStarted?.();
-  let index = offset / partSize;
-  let position = offset;
-  let buffer: Buffer = Buffer.allocUnsafe(params.small ? size : partLength({ size, partSize, index }));
-  let filled = 0;
-  let putting: Promise<void> = Promise.resolve();
-  // Two part buffers take turns (one being received, one being PUT and spooled): a fresh 16 MiB
-  // buffer per part cost more CPU in page faults than the copy into it (about 3 s per GiB here).
-  let inFlight: Buffer | undefined;
-  for await (const raw of response.body) {
-    params.onReceived?.(raw.byteLength);
-    let chunk = raw;
-    if (skip > 0) {
-      const dropped = Math.min(skip, chunk.byteLength);
-      skip -= dropped;
-      chunk = chunk.subarray(dropped);
-    }
-    while (chunk.byteLength > 0) {
-      if (position >= size) throw new HubcacheError({ code: 'E_INTEGRITY', message: `Upstream sent more than the ${size} bytes announced for ${etag}` });
-      const take = Math.min(chunk.byteLength, buffer.byteLength - filled);
-      chunk.copy(buffer, filled, 0, take);
-      hasher.update(chunk.subarray(0, take));
-      filled += take;
-      position += take;
-      chunk = chunk.subarray(take);
-      if (filled === buffer.byteLength && !params.small) {
-        // One part upload in flight while the next part is received.
-        await putting;
-        // The previous part's PUT and spool write are done: its buffer is free for the next part.
-        const free = inFlight;
-        params.assertLease?.();
-        const full = buffer;
-        inFlight = full;
-        const at = index;
-        putting = putPartObject({ conn, key: keys.part(etag, at), body: full }).then(async (putEtag) => {
-          params.partEtags[at] = unquote(putEtag);
-          await params.onPart?.(at, full);
-        });
-        putting.catch(() => undefined);
-        index += 1;
-        filled = 0;
-        if (position < size) {
-          const length = partLength({ size, partSize, index });
-          buffer = free !== undefined && free.byteLength >= length ? free.subarray(0, length) : Buffer.allocUnsafe(length);
-        }
-      }
-    }
+  return status === 200 ? offset : 0;
+}
+
+async function finishParts(parts: UpstreamParts, etag: string, size: number): Promise<Buffer | undefined> {
+  const whole = await parts.end();
+  if (parts.position !== size) {
+    throw new HubcacheError({ code: 'E_NETWORK', message: `Upstream ended ${etag} after ${parts.position} of ${size} bytes`, data: { failure: 'short-body' } });
   }
-  await putting;
-  if (position !== size) {
-    throw new HubcacheError({ code: 'E_NETWORK', message: `Upstream ended ${etag} after ${position} of ${size} bytes`, data: { failure: 'short-body' } });
-  }
-  return params.small ? buffer : undefined;
+  return whole;
 }
 
 async function assemble(params: { conn: S3Connection; keys: S3Keys; etag: string; size: number; parts: number; partEtags: string[] }): Promise<void> {
@@ -282,10 +282,6 @@ export async function deleteParts(params: { conn: S3Connection; keys: S3Keys; et
   const { conn, keys, etag } = params;
   const present = await listParts({ conn, keys, etag }).catch(() => new Map<number, number>());
   await Promise.all([...present.keys()].map((index) => conn.client.send(new DeleteObjectCommand({ Bucket: conn.bucket, Key: keys.part(etag, index) })).catch(() => undefined)));
-}
-
-export function unquote(etag: string | undefined): string {
-  return (etag ?? '').replace(/^"+|"+$/g, '');
 }
 
 /** CopySource is `bucket/key` with the key URL-encoded except its slashes. */

@@ -10,8 +10,7 @@ import { hashAlgorithmForBlobName } from '../cache/etag.js';
 import { createStreamingHasher } from '../cache/hashFile.js';
 import type { RepoRef } from '../cache/repoId.js';
 import { listStore } from './listStore.js';
-import type { S3Connection } from './s3Connection.js';
-import { unquote } from './s3Upload.js';
+import { unquote, type S3Connection } from './s3Connection.js';
 
 export interface VerifyStoreFinding {
   code: 'BLOB_HASH_MISMATCH' | 'BLOB_UNREADABLE' | 'FILE_BLOB_MISSING';

@@ -1,0 +1,171 @@
+/**
+ * Where the filling replica's upstream bytes go (s3Upload): cut into parts at fixed offsets,
+ * hashed as they arrive (the whole blob's hash, and each part's sha256 for its part object), each
+ * full part PUT as its part object while the next one is received.
+ *
+ * Two ways in, one bookkeeping: the raw socket reader asks for room and reports what landed there
+ * (`space`/`commit`: the kernel copies straight into the part buffer, no Buffer per chunk), and
+ * node:http's chunks are copied in (`write`). Both hash the bytes just received, while they are
+ * still in the CPU's cache, rather than in a second pass over each 16 MiB part.
+ *
+ * Two part buffers take turns (one being received, one being PUT and spooled): a fresh 16 MiB
+ * buffer per part cost more CPU in page faults than the copy into it. So room for the part after
+ * next exists only once the PUT before it (and its spooling) is done: `space` answers undefined
+ * meanwhile and `onRoom` says when to ask again.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { StreamingHasher } from '../cache/hashFile.js';
+import { HubcacheError } from '../errors.js';
+import { unquote, type S3Connection } from './s3Connection.js';
+import type { S3Keys } from './s3Keys.js';
+import { putPartObject } from './putPartObject.js';
+
+export interface UpstreamPartsParams {
+  conn: S3Connection;
+  keys: S3Keys;
+  etag: string;
+  size: number;
+  partSize: number;
+  /** The whole blob fits one part: kept in one buffer for one PutObject, no part objects. */
+  small: boolean;
+  /** Where upstream's bytes start (a takeover resumes after the parts already stored). */
+  offset: number;
+  /** Leading bytes upstream sends that are already stored (a 200 to a Range from `offset`). */
+  skip: number;
+  hasher: StreamingHasher;
+  /** Filled in: the store's ETag of each part, by index. */
+  partEtags: string[];
+  onPart?: ((index: number, data: Uint8Array) => void | Promise<void>) | undefined;
+  assertLease?: (() => void) | undefined;
+  /** There is room again after `space` answered undefined. */
+  onRoom?: () => void;
+}
+
+export class UpstreamParts {
+  /** Bytes of the blob received so far (skipped ones not counted), as an offset into the blob. */
+  position: number;
+  /** The first failure (a PUT, the lease, too many bytes): once set, `space` gives no more room. */
+  failure: Error | undefined;
+  private index: number;
+  private skip: number;
+  private buffer: Buffer;
+  private filled = 0;
+  private partHash: Hash | undefined;
+  /** The previous part's PUT and spooling; its buffer is free once it settles. */
+  private putting: Promise<void> = Promise.resolve();
+  private inFlight: Buffer | undefined;
+  /** The hand-over of the last full part (waiting for the PUT before it); room returns when it ends. */
+  private handing: Promise<void> | undefined;
+  private scratch: Buffer | undefined;
+
+  constructor(private readonly params: UpstreamPartsParams) {
+    this.position = params.offset;
+    this.index = params.offset / params.partSize;
+    this.skip = params.skip;
+    this.buffer = Buffer.allocUnsafe(params.small ? params.size : this.partLength(this.index));
+    this.partHash = params.small ? undefined : createHash('sha256');
+  }
+
+  /** Room for the next bytes, or undefined while none (see `onRoom`) or after a failure. */
+  space(): Buffer | undefined {
+    if (this.failure !== undefined) return undefined;
+    if (this.skip > 0) {
+      this.scratch ??= Buffer.allocUnsafe(256 * 1024);
+      return this.scratch.subarray(0, Math.min(this.scratch.length, this.skip));
+    }
+    if (this.handing !== undefined || this.position >= this.params.size) return undefined;
+    return this.buffer.subarray(this.filled);
+  }
+
+  /** `n` bytes landed at the start of the last `space()`. */
+  commit(n: number): void {
+    if (this.skip > 0) {
+      this.skip -= n;
+      return;
+    }
+    const bytes = this.buffer.subarray(this.filled, this.filled + n);
+    this.params.hasher.update(bytes);
+    this.partHash?.update(bytes);
+    this.filled += n;
+    this.position += n;
+    if (this.filled === this.buffer.byteLength && !this.params.small) this.partFull();
+  }
+
+  /** node:http's way in: copies `chunk` in, waiting for room as needed. */
+  async write(chunk: Uint8Array): Promise<void> {
+    let rest = chunk;
+    while (rest.byteLength > 0) {
+      if (this.failure !== undefined) throw this.failure;
+      const room = this.space();
+      if (room === undefined) {
+        if (this.handing === undefined) {
+          // No room and nothing pending: the blob is complete, and upstream sends more.
+          throw new HubcacheError({ code: 'E_INTEGRITY', message: `Upstream sent more than the ${this.params.size} bytes announced for ${this.params.etag}` });
+        }
+        await this.handing;
+        continue;
+      }
+      const n = Math.min(room.byteLength, rest.byteLength);
+      room.set(rest.subarray(0, n));
+      this.commit(n);
+      rest = rest.subarray(n);
+    }
+  }
+
+  /** After the last byte: waits for the last PUT; the whole blob's buffer when `small`. */
+  async end(): Promise<Buffer | undefined> {
+    await this.handing;
+    await this.putting;
+    if (this.failure !== undefined) throw this.failure;
+    return this.params.small ? this.buffer : undefined;
+  }
+
+  /** Stops at the first failure: no more room, and `end` throws it. */
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.params.onRoom?.();
+  }
+
+  private partLength(index: number): number {
+    return Math.min(this.params.partSize, this.params.size - index * this.params.partSize);
+  }
+
+  private partFull(): void {
+    const full = this.buffer;
+    const at = this.index;
+    const sha256 = this.partHash!.digest('hex');
+    this.partHash = createHash('sha256');
+    this.index += 1;
+    this.filled = 0;
+    this.handing = this.handOver(full, at, sha256).then(
+      () => {
+        this.handing = undefined;
+        this.params.onRoom?.();
+      },
+      (err: Error) => {
+        this.handing = undefined;
+        this.fail(err);
+      },
+    );
+  }
+
+  /** Starts part `at`'s PUT once the one before it is done, and makes the freed buffer the next part's room. */
+  private async handOver(full: Buffer, at: number, sha256: string): Promise<void> {
+    const { conn, keys, etag } = this.params;
+    // One PUT in flight while the next part is received: wait for the previous one (and its spooling).
+    await this.putting;
+    this.params.assertLease?.();
+    const free = this.inFlight;
+    this.inFlight = full;
+    this.putting = putPartObject({ conn, key: keys.part(etag, at), body: full, sha256 }).then(async (putEtag) => {
+      this.params.partEtags[at] = unquote(putEtag);
+      await this.params.onPart?.(at, full);
+    });
+    // Observed by the next hand-over or by `end`.
+    this.putting.catch(() => undefined);
+    if (this.position < this.params.size) {
+      const length = this.partLength(this.index);
+      this.buffer = free !== undefined && free.byteLength >= length ? free.subarray(0, length) : Buffer.allocUnsafe(length);
+    }
+  }
+}
