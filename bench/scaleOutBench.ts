@@ -5,7 +5,7 @@
  *   - cached: one 1 GiB blob to 16 concurrent clients through 2 replicas (8 each; the blob already
  *     in the store and in each replica's local read cache) vs the same 16 clients reading the
  *     object straight from RGW with a presigned URL. Target >= 0.8x.
- *   - cold: a fresh bucket and fresh replicas per run; 12 clients over 3 replicas (4 each) vs one
+ *   - cold: a fresh store (its own Ceph cluster), bucket and replicas per run; 12 clients over 3 replicas (4 each) vs one
  *     client through one replica. Target: within 1.3x, and the origin sent the file once. The store
  *     is the bottleneck (RGW on the same cores): one cold client costs it the part PUTs plus the
  *     assembly copy, so the two following replicas get each part from the filling one (peer, checked
@@ -17,11 +17,11 @@
  * Skipped (and says so) where Ceph cannot be installed. SCALEOUT_SIZE_MIB overrides the size;
  * SCALEOUT_COLD_ONLY=1 skips the cached part (development).
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { cephSkipReason, startCephCluster } from '../test/helpers/ceph/cephCluster.js';
+import { cephSkipReason, startCephCluster, type Ceph } from '../test/helpers/ceph/cephCluster.js';
 import type { Bench, BenchMeasurement, BenchRatio } from './types.js';
 import { median } from './measure.js';
 import { childEnv, GiB, loadNote, loadNow, mbPerSecond, MiB } from './benchFiles.js';
@@ -45,18 +45,29 @@ const bench: Bench = {
     const loadAtStart = loadNow();
     const skip = cephSkipReason();
     if (skip) return { bench: 'scaleout', description: bench.description, measurements: [], ratios: [], notes: [`skipped: ${skip}`] };
-    const ceph = await startCephCluster({ dir: join(workDir, 'ceph') });
     const origin = await startOriginProcess({ repoId: REPO, path: FILE, size, seed: SEED, env: childEnv({}) });
-    const env = childEnv(ceph.env);
+    const env = childEnv({});
+    /** The Ceph clusters running now (the cached part's, or one cold run's): stopped at the end whatever happens. */
+    const stores = new Set<Ceph>();
+    const startStore = async (name: string): Promise<Ceph> => {
+      const store = await startCephCluster({ dir: join(workDir, name) });
+      stores.add(store);
+      return store;
+    };
+    const stopStore = async (store: Ceph, name: string): Promise<void> => {
+      stores.delete(store);
+      await store.stop();
+      await rm(join(workDir, name), { recursive: true, force: true });
+    };
     const servers: ServeProcess[] = [];
     let n = 0;
-    const replicas = async (bucket: string, count: number): Promise<ServeProcess[]> => {
+    const replicas = async (store: Ceph, bucket: string, count: number): Promise<ServeProcess[]> => {
       const started = await Promise.all(
         Array.from({ length: count }, async () => {
           const cacheDir = join(workDir, `replica-${n++}`);
           await mkdir(cacheDir, { recursive: true });
           const profile = process.env.SCALEOUT_CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.SCALEOUT_CPU_PROF}`] } : {};
-          return startServeProcess({ upstream: origin.info.url, cacheDir, env, extraArgs: ['--store', `s3://${bucket}/m`, '--no-dashboard'], ...profile });
+          return startServeProcess({ upstream: origin.info.url, cacheDir, env: childEnv(store.env), extraArgs: ['--store', `s3://${bucket}/m`, '--no-dashboard'], ...profile });
         }),
       );
       servers.push(...started);
@@ -67,18 +78,22 @@ const bench: Bench = {
     };
     const url = (s: ServeProcess): string => `${s.url}/${REPO}/resolve/main/${FILE}`;
     /** Clients spread evenly over the servers, all started together; wall time to the last exit. */
-    const spreadClients = async (over: ServeProcess[], clients: number): Promise<number> => (await spreadClientsCpu(over, clients)).seconds;
+    const spreadClients = async (over: ServeProcess[], clients: number, store: Ceph): Promise<number> => (await spreadClientsCpu(over, clients, store)).seconds;
     /** The same, with the CPU seconds the clients, the replicas and the store spent meanwhile. */
-    const spreadClientsCpu = async (over: ServeProcess[], clients: number): Promise<{ seconds: number; cpu: { store: number; replicas: number; clients: number; perReplica: number[] } }> => {
+    const spreadClientsCpu = async (
+      over: ServeProcess[],
+      clients: number,
+      store: Ceph,
+    ): Promise<{ seconds: number; cpu: { store: number; replicas: number; clients: number; perReplica: number[] } }> => {
       const replicaPids = over.map((s) => s.pid);
-      const [store0, replicas0] = [await cpuSeconds(ceph.pids), await Promise.all(replicaPids.map((pid) => cpuSeconds([pid])))];
+      const [store0, replicas0] = [await cpuSeconds(store.pids), await Promise.all(replicaPids.map((pid) => cpuSeconds([pid])))];
       const start = process.hrtime.bigint();
       const runs = await Promise.all(over.map((s) => runCurlClients({ url: url(s), clients: clients / over.length, expectBytes: size, env })));
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       return {
         seconds,
         cpu: {
-          store: (await cpuSeconds(ceph.pids)) - store0,
+          store: (await cpuSeconds(store.pids)) - store0,
           replicas: (await Promise.all(replicaPids.map((pid) => cpuSeconds([pid])))).reduce((sum, cpu, i) => sum + cpu - replicas0[i]!, 0),
           perReplica: (await Promise.all(replicaPids.map((pid) => cpuSeconds([pid])))).map((cpu, i) => cpu - replicas0[i]!),
           clients: runs.reduce((sum, run) => sum + (run.clientCpu ?? NaN), 0),
@@ -91,8 +106,9 @@ const bench: Bench = {
     try {
       if (process.env.SCALEOUT_COLD_ONLY !== '1') {
         // Cached.
+        const ceph = await startStore('ceph-cached');
         await ceph.createBucket('cached');
-        const two = await replicas('cached', 2);
+        const two = await replicas(ceph, 'cached', 2);
         for (const s of two) await runCurlClients({ url: url(s), clients: 1, expectBytes: size, env }); // fill + each local cache
         const presigned = await getSignedUrl(ceph.client, new GetObjectCommand({ Bucket: 'cached', Key: `m/blobs/sha256/${origin.info.etag}` }), { expiresIn: 3600 });
         const viaReplicas: number[] = [];
@@ -101,7 +117,7 @@ const bench: Bench = {
           // Alternate the order so neither side always runs on a warmer machine.
           const order = round % 2 === 0 ? ['replicas', 'rgw'] : ['rgw', 'replicas'];
           for (const side of order) {
-            if (side === 'replicas') viaReplicas.push(await spreadClients(two, 16));
+            if (side === 'replicas') viaReplicas.push(await spreadClients(two, 16, ceph));
             else viaRgw.push((await runCurlClients({ url: presigned, clients: 16, expectBytes: size, env })).seconds);
             log(`  cached round ${round + 1} ${side}: ${(side === 'replicas' ? viaReplicas : viaRgw).at(-1)!.toFixed(2)} s`);
           }
@@ -114,6 +130,7 @@ const bench: Bench = {
         );
         ratios.push({ name: 'cached: replicas throughput / RGW presigned', value: rgwS / replicasS, target: '>= 0.8', met: rgwS / replicasS >= 0.8 });
         await stopAll(two);
+        await stopStore(ceph, 'ceph-cached');
       }
 
       // Cold.
@@ -126,11 +143,14 @@ const bench: Bench = {
       const rssTwelve: number[] = [];
       for (let round = 0; round < rounds; round++) {
         for (const clients of round % 2 === 0 ? [1, 12] : [12, 1]) {
-          const bucket = `cold-${round}-${clients}`;
-          await ceph.createBucket(bucket);
-          const set = await replicas(bucket, clients === 1 ? 1 : 3);
+          // A fresh store per run, so every run starts from the same empty cluster: on one cluster
+          // for all runs, both runs of the last round were often the slowest.
+          const storeName = `ceph-cold-${round}-${clients}`;
+          const store = await startStore(storeName);
+          await store.createBucket('cold');
+          const set = await replicas(store, 'cold', clients === 1 ? 1 : 3);
           await origin.reset();
-          const { seconds, cpu } = await spreadClientsCpu(set, clients);
+          const { seconds, cpu } = await spreadClientsCpu(set, clients, store);
           const stats = await origin.stats();
           (clients === 1 ? cpuOne : cpuTwelve).push(cpu);
           if (stats.blobBytes !== size) upstreamOk = false;
@@ -147,6 +167,7 @@ const bench: Bench = {
               `replicas' peak RSS MiB ${rssMiB.join(', ')}`,
           );
           await stopAll(set);
+          await stopStore(store, storeName);
         }
       }
       const oneS = median(one);
@@ -166,7 +187,7 @@ const bench: Bench = {
     } finally {
       await stopAll(servers).catch(() => undefined);
       await origin.close();
-      await ceph.stop();
+      for (const store of stores) await store.stop().catch(() => undefined);
     }
     return {
       bench: 'scaleout',
