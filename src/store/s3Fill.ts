@@ -2,14 +2,17 @@
  * One blob being filled into the shared store, as this replica sees it: filled here (this replica
  * holds the lease) or by another replica (this one follows).
  *
- * Each part is brought to this replica once, into a spool file in the cache's temp folder (the
- * filler writes its own parts there as it uploads them; a follower copies each part from the store
- * as it lands), and every local reader reads it from here: N clients on a replica cost the store
- * one read of each part, not N. The last few parts are also kept in memory, in pooled buffers
- * (bufferPool: reused only once every slice lent to a socket is back), so readers at the live edge
- * (nearly all of them: clients of a cold fill move together) are handed slices of them instead of
- * reading the spool into fresh buffers, which cost this replica more CPU than the sockets did.
- * Once the blob is complete, parts not spooled are read from the blob.
+ * Each part is brought to this replica once (the filler has its own parts as it uploads them; a
+ * follower gets each part from the filling peer or the store as it lands) and kept in memory while
+ * it is among the last few, in pooled buffers (bufferPool: reused only once every slice lent to a
+ * socket is back): readers at the live edge (nearly all of them: clients of a cold fill move
+ * together) are handed slices of them, so N clients on a replica cost the store one read of each
+ * part, not N. A part leaving memory goes to a spool file in the cache's temp folder only when a
+ * local reader (or a peer's transfer) is still behind its end; a reader that gets to a part that
+ * is neither in memory nor spooled (it started late) reads it from the store's part object. Writing
+ * every part to the spool cost each replica more CPU than anything else it did with the bytes (on
+ * this kind of VM, over half of it: page-cache pages are fresh memory), for bytes nearly nobody
+ * read back. Once the blob is complete, parts not here are read from the blob.
  * As in `blobFill`, the blob's last byte is held back until the blob is verified (it exists in the
  * store only then), so a fill that fails ends its readers with an error: a whole-file client gets a
  * cut transfer, never a complete wrong file. The spool is deleted when the fill and its readers end.
@@ -32,6 +35,12 @@ const MEMORY_CHUNK = 4 * 1024 * 1024;
 export interface S3FillSource {
   /** The complete, verified blob. */
   final(): BlobReader;
+  /**
+   * Bytes `start..end` of landed part `index` as the store holds it (its part object), for a
+   * reader that got there after the part left memory; undefined when that object is gone (the
+   * fill completed and cleaned up: the blob is there).
+   */
+  storedPart(params: { index: number; start: number; end: number }): Promise<AsyncIterable<Uint8Array> | undefined>;
   /** Where the spool file goes (a fresh temp path in the cache's temp folder). */
   spoolPath(): Promise<string>;
 }
@@ -44,8 +53,12 @@ export class S3Fill {
   role: 'leader' | 'follower' | 'starting' = 'starting';
   /** Bytes known to be in the store (status). */
   written = 0;
+  /** Parts this replica has had the bytes of (in memory, spooled, or let go: then in the store). */
+  readonly landed = new Set<number>();
   /** Parts in the spool file. */
-  readonly spooled = new Set<number>();
+  private readonly spooled = new Set<number>();
+  /** Where each running reader (local, or a peer's transfer) is: parts behind none of them are not spooled. */
+  private readonly positions = new Set<{ at: number }>();
   /**
    * The last MEMORY_PARTS parts' bytes by index, oldest first, each a copy held by this map. A
    * slice handed to a socket holds its buffer too, so it stays right however long the write takes,
@@ -76,32 +89,36 @@ export class S3Fill {
   }
 
   /**
-   * Part `index` is in the store; `data` (when this replica has its bytes) goes to the spool and
-   * the memory window. `data` is copied: the caller may reuse it once this resolves.
+   * Part `index` is in the store; `data` (when this replica has its bytes) goes into the memory
+   * window. `data` is copied: the caller may reuse it once this resolves.
    */
   async onPart(index: number, data: Uint8Array | undefined): Promise<void> {
     const partSize = this.partSize!;
     this.written = Math.max(this.written, Math.min(this.status.size, (index + 1) * partSize));
-    if (data !== undefined && !this.spooled.has(index) && !this.removed) {
-      this.remember(index, data);
-      const { handle } = await this.openSpool();
-      await handle.write(data, 0, data.byteLength, index * partSize);
-      this.spooled.add(index);
+    if (data !== undefined && !this.landed.has(index) && !this.removed) {
+      // The oldest part leaves first, so its buffer (when no socket still has a slice of it) is the
+      // one this part is copied into: one spare buffer in the pool is enough.
+      while (this.inMemory.size >= MEMORY_PARTS) await this.leaveMemory();
+      const own = this.pool.take(data.byteLength);
+      own.bytes.set(data);
+      this.inMemory.set(index, own);
+      this.landed.add(index);
     }
     this.wake();
   }
 
-  private remember(index: number, data: Uint8Array): void {
-    // The oldest part leaves first, so its buffer (when no socket still has a slice of it) is the
-    // one this part is copied into: one spare buffer in the pool is enough.
-    for (const [oldest, part] of this.inMemory) {
-      if (this.inMemory.size < MEMORY_PARTS) break;
-      this.inMemory.delete(oldest);
-      part.release();
+  /** The oldest part leaves memory: to the spool first when a reader is still behind its end. */
+  private async leaveMemory(): Promise<void> {
+    const [oldest, part] = this.inMemory.entries().next().value as [number, PooledBuffer];
+    const end = Math.min(this.status.size, (oldest + 1) * this.partSize!);
+    if (!this.spooled.has(oldest) && !this.removed && [...this.positions].some((reader) => reader.at < end)) {
+      // Still in memory while it is written, so readers meanwhile are served from there.
+      const { handle } = await this.openSpool();
+      await handle.write(part.bytes, 0, part.bytes.byteLength, oldest * this.partSize!);
+      this.spooled.add(oldest);
     }
-    const own = this.pool.take(data.byteLength);
-    own.bytes.set(data);
-    this.inMemory.set(index, own);
+    this.inMemory.delete(oldest);
+    part.release();
   }
 
   private forgetParts(): void {
@@ -109,11 +126,11 @@ export class S3Fill {
     this.inMemory.clear();
   }
 
-  /** The first part neither spooled nor past the end (what a follower copies next). */
+  /** The first part not landed here (what a follower copies next), or undefined when all have. */
   nextMissingPart(): number | undefined {
     if (this.partSize === undefined || this.status.size <= this.partSize) return undefined;
     const parts = Math.ceil(this.status.size / this.partSize);
-    for (let index = 0; index < parts; index++) if (!this.spooled.has(index)) return index;
+    for (let index = 0; index < parts; index++) if (!this.landed.has(index)) return index;
     return undefined;
   }
 
@@ -158,15 +175,21 @@ export class S3Fill {
   }
 
   /**
-   * Part `index` as spooled, for a follower replica (s3PeerParts): undefined when it is not (or no
-   * longer) in the spool. Unlike `reader`, nothing is held back: the part is already in the store,
-   * and the follower checks these bytes against the store's part before it spools them.
+   * Part `index` from memory or the spool, for a follower replica (s3PeerParts): undefined when it
+   * is not here (not landed yet, or it left memory unspooled: it is in the store). Unlike `reader`,
+   * nothing is held back: the part is already in the store, and the follower checks these bytes
+   * against the store's part before it uses them.
    */
-  spooledPart(index: number): Readable | undefined {
+  localPart(index: number): Readable | undefined {
     const partSize = this.partSize;
-    if (partSize === undefined || !this.spooled.has(index) || this.removed) return undefined;
+    if (partSize === undefined || !this.isLocal(index)) return undefined;
     const start = index * partSize;
     return Readable.from(this.readPart(index, start, Math.min(start + partSize, this.status.size)), { objectMode: false });
+  }
+
+  /** The bytes of part `index` are here: in memory, or in the spool. */
+  private isLocal(index: number): boolean {
+    return this.inMemory.has(index) || (this.spooled.has(index) && !this.removed);
   }
 
   reader(): BlobReader {
@@ -191,28 +214,35 @@ export class S3Fill {
   }
 
   private async *read(range: { start: number; end: number }): AsyncGenerator<Uint8Array> {
+    const position = { at: range.start };
     this.readers += 1;
+    this.positions.add(position);
     try {
-      yield* this.readRange(range);
+      yield* this.readRange(range, position);
     } finally {
       this.readers -= 1;
+      this.positions.delete(position);
       void this.maybeRemoveSpool();
     }
   }
 
-  /** Bytes `start`..`end` of spooled part `index`, for a peer. */
+  /** Bytes `start`..`end` of part `index` (here when asked), for a peer. */
   private async *readPart(index: number, start: number, end: number): AsyncGenerator<Uint8Array> {
+    const position = { at: start };
     this.readers += 1;
+    this.positions.add(position);
     try {
-      // Removed between the check and the first read: the peer's transfer is cut, and it reads the store.
-      if (this.removed) throw new Error('the spool was removed');
-      for (let position = start; position < end; ) {
-        const chunk = await this.partChunk(index, position, end);
-        position += chunk.byteLength;
+      for (; position.at < end; ) {
+        // Gone between the check and this read (the spool removed, or the part left memory while no
+        // transfer was behind it): the peer's transfer is cut, and it reads the store.
+        if (!this.isLocal(index)) throw new Error('the part is no longer here');
+        const chunk = await this.partChunk(index, position.at, end);
+        position.at += chunk.byteLength;
         yield chunk;
       }
     } finally {
       this.readers -= 1;
+      this.positions.delete(position);
       void this.maybeRemoveSpool();
     }
   }
@@ -238,9 +268,13 @@ export class S3Fill {
     return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
   }
 
-  private async *readRange(range: { start: number; end: number }): AsyncGenerator<Uint8Array> {
+  private async *readRange(range: { start: number; end: number }, reader: { at: number }): AsyncGenerator<Uint8Array> {
     const size = this.status.size;
     let position = range.start;
+    const advance = (n: number): void => {
+      position += n;
+      reader.at = position;
+    };
     while (position < range.end) {
       if (this.state === 'failed') throw this.error ?? new Error('fill failed');
       const partSize = this.partSize;
@@ -261,16 +295,35 @@ export class S3Fill {
         await this.pause();
         continue;
       }
-      if (this.spooled.has(index) && !this.removed) {
+      if (this.isLocal(index)) {
         const chunk = await this.partChunk(index, position, limit);
-        position += chunk.byteLength;
+        advance(chunk.byteLength);
         yield chunk;
+        continue;
+      }
+      if (this.landed.has(index) && !verified) {
+        // It left memory before this reader got here (it started late): the store has it.
+        const stored = await this.source.storedPart({ index, start: position - index * partSize, end: limit - index * partSize });
+        if (stored !== undefined) {
+          for await (const chunk of stored) {
+            const n = Math.min(chunk.byteLength, limit - position);
+            advance(n);
+            yield n === chunk.byteLength ? chunk : chunk.subarray(0, n);
+            if (position >= limit) break;
+          }
+          if (position < limit) throw new Error(`the store's part ${index} ended early`);
+          continue;
+        }
+        // The part object is gone: the fill completed (or failed); the loop sees which.
+        await this.pause();
         continue;
       }
       if (verified) {
         const until = Math.min(range.end, partEnd);
-        yield* this.fromFinal(position, until);
-        position = until;
+        for await (const chunk of this.fromFinal(position, until)) {
+          advance(chunk.byteLength);
+          yield chunk;
+        }
         continue;
       }
       await this.pause();

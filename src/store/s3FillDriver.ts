@@ -1,12 +1,12 @@
 /**
  * How one replica drives one blob's fill into the shared store until the blob exists: take the
- * lease and fill (s3Upload), or follow a live filler, copying each part it lands into the local
- * spool (s3Fill); take over a filler whose lease expired; stop on a filler's verification failure.
+ * lease and fill (s3Upload), or follow a live filler, copying each part it lands into this
+ * replica's view of the fill (s3Fill); take over a filler whose lease expired; stop on a filler's verification failure.
  *
  * A follower gets each part from the filler itself when its lease names a peer (s3PeerParts,
  * fetchPeerPart), so N replicas following one fill do not read every part back from the store:
  * the store's reads are what runs out first. The store stays the source of truth: a part from the
- * peer is spooled only when it hashes to the store's part object (the sha256 in its metadata, or
+ * peer is used only when it hashes to the store's part object (the sha256 in its metadata, or
  * for parts written without it, the MD5 that is a single PUT's ETag), and anything else (a
  * mismatch, no part object, an error or a timeout) reads the store instead.
  */
@@ -41,7 +41,7 @@ export interface S3FillContext {
   peers?: S3PeerParts;
   /** A follower's whole exchange with a peer for one part (its long poll included). */
   peerTimeoutMs?: number;
-  /** A follower spooled a part it got from the leading peer or from the store. */
+  /** A follower took in a part it got from the leading peer or from the store. */
   onFollowerPart?: (source: 'peer' | 'store') => void;
 }
 
@@ -127,7 +127,7 @@ export async function driveS3Fill(params: { ctx: S3FillContext; fill: S3Fill; re
   /** Leases whose peer failed once (`gen:holder`). */
   const failedPeers = new Set<string>();
   /**
-   * The one buffer parts from a peer are received into: each is spooled (awaited) before the next
+   * The one buffer parts from a peer are received into: each is taken in (awaited) before the next
    * is fetched, and a fresh 16 MiB buffer per part costs more CPU in page faults than the copy.
    */
   let peerBuffer: Buffer | undefined;
@@ -165,7 +165,7 @@ export async function driveS3Fill(params: { ctx: S3FillContext; fill: S3Fill; re
     }
     fill.role = 'follower';
     fill.markStarted(lease!.body.partSize);
-    // Copy each landed part once into this replica's spool, for all its local readers.
+    // Copy each landed part once into this replica's fill, for all its local readers.
     const current = lease!;
     let copied = false;
     for (let index = fill.nextMissingPart(); index !== undefined; index = fill.nextMissingPart()) {

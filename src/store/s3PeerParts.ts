@@ -1,12 +1,13 @@
 /**
  * The leading replica's side of peer-to-peer part transfer: it answers other replicas' requests
- * for the parts of the fills it leads, straight from its spool, so followers do not read every
- * part back from the store (store reads are the scarce resource when N replicas follow one fill).
+ * for the parts of the fills it leads, straight from its memory (or spool), so followers do not
+ * read every part back from the store (store reads are the scarce resource when N replicas follow one fill).
  *
  * A fill led here is registered with a random key that its lease object carries (`peer`): only a
  * replica that can read the bucket learns it, so no configuration is needed for this auth. A part
- * is answered only once it is in the store and in the spool (S3Fill.onPart after its PUT); a
- * request for a part not there yet waits for it (long poll), up to `waitMs`. The store stays the
+ * is answered only once it is in the store and here (S3Fill.onPart after its PUT); a request for a
+ * part not there yet waits for it (long poll), up to `waitMs`, and one for a part that already left
+ * (a follower far behind) gets a 404 at once: the follower reads the store then. The store stays the
  * source of truth: the follower checks each part against the store's part object before use.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -65,8 +66,10 @@ export class S3PeerParts {
     const deadline = Date.now() + (this.params.waitMs ?? DEFAULT_PEER_WAIT_MS);
     for (;;) {
       if (this.leading.get(etag) !== led || fill.state !== 'running') return { status: 404, message: 'The fill ended' };
-      const stream = fill.spooledPart(index);
+      const stream = fill.localPart(index);
       if (stream) return { status: 200, length: partLength({ size, partSize, index }), stream };
+      // Landed, but it left memory unspooled (no transfer was behind it): the store has it.
+      if (fill.landed.has(index)) return { status: 404, message: 'That part is no longer here: it is in the store' };
       const left = deadline - Date.now();
       if (left <= 0 || request.signal.aborted || this.params.signal.aborted) return { status: 404, message: 'Part not landed yet' };
       await waitFor({ changed: fill.changed(), ms: left, signals: [request.signal, this.params.signal] });

@@ -60,7 +60,7 @@ export interface S3StoreParams {
   log?: (record: Record<string, unknown>) => void;
   /** Where other replicas reach this one (`--advertise-url`); its leases then offer their parts to peers. */
   advertiseUrl?: () => string | undefined;
-  /** A follower spooled a part from the leading peer or from the store (metrics). */
+  /** A follower took in a part from the leading peer or from the store (metrics). */
   onFollowerPart?: (source: 'peer' | 'store') => void;
 }
 
@@ -230,6 +230,18 @@ export function createS3Store(params: S3StoreParams): S3Store {
         { repo: repoFolderName(request.repo), path: request.path, etag: request.facts.etag, size: request.facts.size },
         {
           final: () => objectReader(request.facts),
+          storedPart: async ({ index, start, end }) => {
+            try {
+              const got = await conn.client.send(
+                new GetObjectCommand({ Bucket, Key: keys.part(request.facts.etag, index), Range: `bytes=${start}-${end - 1}` }),
+                { abortSignal: closing.signal },
+              );
+              return got.Body as AsyncIterable<Uint8Array>;
+            } catch (err) {
+              if (isS3NotFound(err)) return undefined;
+              throw err;
+            }
+          },
           spoolPath: () => tempPath({ tempDir: cacheTempDir(params.cacheDir) }),
         },
       );

@@ -90,6 +90,8 @@ export async function stage(params: { seed: number; partSize: number; parts: num
     { repo: 'models--acme--x', path: 'w.bin', etag: ETAG, size },
     {
       final: () => finalReader(data),
+      // The store's part objects, for readers that come to a part after it left memory unspooled.
+      storedPart: async ({ index, start, end }) => Readable.from([Buffer.from(data.subarray(index * partSize + start, index * partSize + end))]),
       spoolPath: async () => {
         spools.push(join(dir, `spool-${spools.length}`));
         return spools.at(-1)!;
@@ -132,7 +134,7 @@ export async function stage(params: { seed: number; partSize: number; parts: num
       const part = /^\/part\/(\d+)$/.exec(req.rawUrl);
       if (part) {
         const index = Number(part[1]);
-        const stream = fill.spooledPart(index);
+        const stream = fill.localPart(index);
         if (stream === undefined) return { status: 404, headers: { 'content-length': '0' }, body: { kind: 'empty' } };
         const length = Math.min(partSize, size - index * partSize);
         return { status: 200, headers: { 'content-length': String(length) }, body: { kind: 'stream', stream: tracked(stream) } };

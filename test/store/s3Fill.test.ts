@@ -1,14 +1,15 @@
 /**
  * One replica's view of a blob being filled into the shared store (S3Fill), without a store: parts
  * handed to `onPart` as the driver does, readers of the fill as the routes use them. Live readers
- * are served from the parts kept in memory, readers further behind from the spool file, and the
- * caller's buffers may be reused once `onPart` resolves. The whole fill over a real Ceph RGW is in
+ * are served from the parts kept in memory; a part leaving memory is spooled only while a reader is
+ * behind it, and a reader that comes later reads it from the store; the caller's buffers may be
+ * reused once `onPart` resolves. The whole fill over a real Ceph RGW is in
  * s3Replicas.test.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { S3Fill } from '../../src/store/s3Fill.js';
 import { makeTempDir } from '../helpers/tempDir.js';
@@ -19,14 +20,22 @@ const PART = 4096;
 const PARTS = 7;
 const SIZE = PARTS * PART - 100;
 
-async function filling(): Promise<{ fill: S3Fill; spools: string[] }> {
+async function filling(params: { stored?: Buffer; part?: number; size?: number } = {}): Promise<{ fill: S3Fill; spools: string[]; storeReads: string[] }> {
+  const part = params.part ?? PART;
   const dir = await makeTempDir({ prefix: 'hubcache-s3fill-' });
   const spools: string[] = [];
+  const storeReads: string[] = [];
   const fill = new S3Fill(
-    { repo: 'models--acme--x', path: 'w.bin', etag: ETAG, size: SIZE },
+    { repo: 'models--acme--x', path: 'w.bin', etag: ETAG, size: params.size ?? SIZE },
     {
       final: () => {
-        throw new Error('not used: every part is spooled');
+        throw new Error('not used: the fill is never verified while readers need the blob');
+      },
+      // The store's part objects (`stored`, the blob's bytes), each read logged.
+      storedPart: async ({ index, start, end }) => {
+        storeReads.push(`${index}:${start}-${end}`);
+        if (params.stored === undefined) throw new Error('not used: no reader comes late');
+        return Readable.from([params.stored.subarray(index * part + start, index * part + end)]);
       },
       spoolPath: async () => {
         spools.push(join(dir, `spool-${spools.length}`));
@@ -34,15 +43,15 @@ async function filling(): Promise<{ fill: S3Fill; spools: string[] }> {
       },
     },
   );
-  fill.markStarted(PART);
-  return { fill, spools };
+  fill.markStarted(part);
+  return { fill, spools, storeReads };
 }
 
 /** Feeds every part through one reused buffer, overwritten with junk after each `onPart`. */
-async function feed(fill: S3Fill, data: Buffer, parts: number[]): Promise<void> {
-  const reused = Buffer.alloc(PART);
+async function feed(fill: S3Fill, data: Buffer, parts: number[], size = PART): Promise<void> {
+  const reused = Buffer.alloc(size);
   for (const index of parts) {
-    const part = data.subarray(index * PART, Math.min((index + 1) * PART, SIZE));
+    const part = data.subarray(index * size, Math.min((index + 1) * size, data.byteLength));
     part.copy(reused);
     await fill.onPart(index, reused.subarray(0, part.byteLength));
     reused.fill(0xee);
@@ -74,21 +83,36 @@ describe('S3Fill', () => {
     expect(Buffer.concat(await ranged).equals(data.subarray(PART - 10, 3 * PART + 10))).toBe(true);
   });
 
-  it('reads parts still in memory from there and parts that left it from the spool', async () => {
-    const { fill, spools } = await filling();
-    const data = randomBytes(SIZE);
-    await feed(fill, data, [0, 1, 2, 3]);
-    // The spool's bytes are replaced by a marker: parts 0..3 are all in memory, so readers do not see it.
-    const marker = Buffer.alloc(4 * PART, 0x5a);
+  it('spools a part leaving memory only while a reader is behind it; a reader that comes later reads the store', async () => {
+    // Parts larger than a stream's read-ahead (64 KiB at most), so a reader nobody consumes stops after one part.
+    const big = 256 * 1024;
+    const data = randomBytes(7 * big - 100);
+    const { fill, spools, storeReads } = await filling({ stored: data, part: big, size: data.byteLength });
+    await feed(fill, data, [0, 1, 2, 3], big);
+    // A reader whose consumer waits: its stream took part 0 and stops before part 1 (as a socket's backpressure stops it).
+    const slow = fill.reader().stream({ start: 0, end: 2 * big });
+    slow.pause();
+    await new Promise((resolve) => slow.once('readable', resolve));
+    // Part 4 pushes part 0 out of memory: nobody is behind its end, so it is not spooled.
+    await feed(fill, data, [4], big);
+    expect(spools).toEqual([]);
+    // Part 5 pushes part 1 out: the slow reader is behind it, so it goes to the spool first.
+    await feed(fill, data, [5], big);
+    expect(spools).toHaveLength(1);
+    // The spool's bytes are replaced by a marker: the slow reader now gets part 1 from there.
+    const marker = Buffer.alloc(2 * big, 0x5a);
     await writeFile(spools[0]!, marker);
-    const early = Buffer.concat(await chunksOf(fill.reader().stream({ start: 0, end: 4 * PART })));
-    expect(early.equals(data.subarray(0, 4 * PART))).toBe(true);
-    // Part 4 pushes part 0 out of memory: its bytes now come from the spool (the marker).
-    await feed(fill, data, [4]);
-    const behind = Buffer.concat(await chunksOf(fill.reader().stream({ start: 0, end: PART })));
-    expect(behind.equals(marker.subarray(0, PART))).toBe(true);
-    const live = Buffer.concat(await chunksOf(fill.reader().stream({ start: PART, end: 5 * PART })));
-    expect(live.equals(data.subarray(PART, 5 * PART))).toBe(true);
+    const slowBytes = Buffer.concat(await chunksOf(slow));
+    expect(slowBytes.equals(Buffer.concat([data.subarray(0, big), marker.subarray(big, 2 * big)]))).toBe(true);
+    expect(storeReads).toEqual([]);
+    // A reader that starts now reads part 0 (landed, gone from memory, never spooled) from the store,
+    // part 1 from the spool and parts 2.. from memory.
+    const late = Buffer.concat(await chunksOf(fill.reader().stream({ start: 10, end: 4 * big })));
+    expect(storeReads).toEqual([`0:10-${big}`]);
+    expect(late.equals(Buffer.concat([data.subarray(10, big), marker.subarray(big, 2 * big), data.subarray(2 * big, 4 * big)]))).toBe(true);
+    // A peer asking for a part gets it only while it is here.
+    expect(fill.localPart(0)).toBeUndefined();
+    expect(Buffer.concat(await chunksOf(fill.localPart(5)!)).equals(data.subarray(5 * big, 6 * big))).toBe(true);
     fill.settle(new Error('stop'));
   });
 

@@ -6,8 +6,8 @@
  * later part. So a real fill (temp-dir spool, parts fed through one caller buffer overwritten with
  * junk after each `onPart`) is served by the real server (`listen`, `writeReply`, `sendStream`) on
  * 127.0.0.1 to many clients at once: fast, slow (paused long enough for writes to queue while the
- * window moves on), cut off mid-body (while paused, too), late (parts read back from the spool),
- * ranged, chunked, HEAD, keep-alive, pipelined, and peers reading parts (`spooledPart`). Every byte
+ * window moves on), cut off mid-body (while paused, too), late (parts read back from the spool or the store),
+ * ranged, chunked, HEAD, keep-alive, pipelined, and peers reading parts (`localPart`). Every byte
  * a client receives is checked as it arrives: a completed client has exactly its range, a cut one
  * a correct prefix of it (a resuming client would keep it). Nothing may hang: every reader of the
  * fill ends and the spool is removed (this found the pipelined answer that never ended when its

@@ -24,13 +24,16 @@ async function bytesOf(answer: PeerPartAnswer): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function leading(waitMs = 10_000): Promise<{ fill: S3Fill; peers: S3PeerParts; key: string; closing: AbortController }> {
+async function leading(waitMs = 10_000, size = 2 * PART + 100): Promise<{ fill: S3Fill; peers: S3PeerParts; key: string; closing: AbortController }> {
   const dir = await makeTempDir({ prefix: 'hubcache-peer-' });
   let n = 0;
   const fill = new S3Fill(
-    { repo: 'models--acme--x', path: 'w.bin', etag: ETAG, size: 2 * PART + 100 },
+    { repo: 'models--acme--x', path: 'w.bin', etag: ETAG, size },
     {
       final: () => {
+        throw new Error('not used');
+      },
+      storedPart: async () => {
         throw new Error('not used');
       },
       spoolPath: async () => join(dir, `spool-${n++}`),
@@ -88,6 +91,19 @@ describe('S3PeerParts: a leader answers for the parts of the fills it leads', ()
     // No longer leading (lost the lease, or done): 404 whatever the key.
     peers.end(ETAG, fill);
     expect((await peers.answer({ etag: ETAG, index: 1, key, signal: new AbortController().signal })).status).toBe(404);
+  });
+
+  it('a part that already left memory (no transfer was behind it, so it was not spooled) is 404 at once: the asker reads the store', async () => {
+    const { fill, peers, key } = await leading(10_000, 6 * PART);
+    const signal = new AbortController().signal;
+    // Four parts stay in memory: part 4 pushes part 0 out.
+    for (const index of [0, 1, 2, 3, 4]) await fill.onPart(index, randomBytes(PART));
+    const asked = Date.now();
+    expect(await peers.answer({ etag: ETAG, index: 0, key, signal })).toMatchObject({ status: 404, message: 'That part is no longer here: it is in the store' });
+    // Not the 10 s long poll.
+    expect(Date.now() - asked).toBeLessThan(5_000);
+    expect((await peers.answer({ etag: ETAG, index: 1, key, signal })).status).toBe(200);
+    fill.settle(new Error('stop'));
   });
 
   it('no advertised URL: leases name no peer', () => {
