@@ -98,10 +98,8 @@ describe('S3PeerParts: a leader answers for the parts of the fills it leads', ()
     const signal = new AbortController().signal;
     // Four parts stay in memory: part 4 pushes part 0 out.
     for (const index of [0, 1, 2, 3, 4]) await fill.onPart(index, randomBytes(PART));
-    const asked = Date.now();
+    // Not the long poll (whose end says 'Part not landed yet').
     expect(await peers.answer({ etag: ETAG, index: 0, key, signal })).toMatchObject({ status: 404, message: 'That part is no longer here: it is in the store' });
-    // Not the 10 s long poll.
-    expect(Date.now() - asked).toBeLessThan(5_000);
     expect((await peers.answer({ etag: ETAG, index: 1, key, signal })).status).toBe(200);
     fill.settle(new Error('stop'));
   });
