@@ -99,6 +99,8 @@ export class S3Fill {
       // The oldest part leaves first, so its buffer (when no socket still has a slice of it) is the
       // one this part is copied into: one spare buffer in the pool is enough.
       while (this.inMemory.size >= MEMORY_PARTS) await this.leaveMemory();
+      // The fill failed while a part was being spooled: its bytes are never read again.
+      if (this.state === 'failed') return;
       const own = this.pool.take(data.byteLength);
       own.bytes.set(data);
       this.inMemory.set(index, own);
@@ -116,6 +118,9 @@ export class S3Fill {
       const { handle } = await this.openSpool();
       await handle.write(part.bytes, 0, part.bytes.byteLength, oldest * this.partSize!);
       this.spooled.add(oldest);
+      // Forgotten meanwhile (the fill failed, or its spool was removed): its hold is already
+      // released, and a second release would let the pool reuse the buffer while a slice is lent.
+      if (this.inMemory.get(oldest) !== part) return;
     }
     this.inMemory.delete(oldest);
     part.release();

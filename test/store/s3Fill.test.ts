@@ -11,6 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { returnLent } from '../../src/store/bufferPool.js';
 import { S3Fill } from '../../src/store/s3Fill.js';
 import { makeTempDir } from '../helpers/tempDir.js';
 
@@ -114,6 +115,36 @@ describe('S3Fill', () => {
     expect(fill.localPart(0)).toBeUndefined();
     expect(Buffer.concat(await chunksOf(fill.localPart(5)!)).equals(data.subarray(5 * big, 6 * big))).toBe(true);
     fill.settle(new Error('stop'));
+  });
+
+  it('a fill failing while a part is being spooled on its way out of memory never hands that part\'s buffer on while a slice of it is lent', async () => {
+    // Parts over two memory chunks (4 MiB), so a reader nobody consumes stays inside its first part.
+    const big = 9 * 1024 * 1024;
+    const data = randomBytes(5 * big);
+    const { fill } = await filling({ part: big, size: data.byteLength });
+    await feed(fill, data, [0, 1, 2, 3], big);
+    // A slow client in part 0: its socket gave the first chunk back, the second (bytes 4-8 MiB) is
+    // still queued; it is behind part 0's end, so part 0 is spooled when it leaves memory.
+    const slow = fill.reader().stream({ start: 0, end: data.byteLength });
+    slow.on('error', () => undefined);
+    slow.pause();
+    await new Promise((resolve) => slow.once('readable', resolve));
+    returnLent(slow.read());
+    // Clients in parts 1-3 each have a slice of theirs queued too.
+    const others = [1, 2, 3].map((index) => fill.reader().stream({ start: index * big, end: data.byteLength }));
+    for (const other of others) {
+      other.on('error', () => undefined);
+      other.pause();
+      await new Promise((resolve) => other.once('readable', resolve));
+    }
+    // Part 4 arrives (part 0 starts going to the spool) and the fill fails meanwhile (its upload failed).
+    const landing = fill.onPart(4, Buffer.from(data.subarray(4 * big)));
+    fill.settle(new Error('a part PUT failed'));
+    await landing;
+    const queued = slow.read() as Buffer;
+    expect(queued.byteLength).toBe(4 * 1024 * 1024);
+    expect(queued.equals(data.subarray(4 * 1024 * 1024, 8 * 1024 * 1024))).toBe(true);
+    for (const stream of [slow, ...others]) stream.destroy();
   });
 
   it('ends readers with the error of a failed fill', async () => {
