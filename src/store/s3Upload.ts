@@ -126,7 +126,9 @@ async function streamUpstream(
       throw new HubcacheError({ code: 'E_HTTP', message: `Cannot ${what}: upstream announced ${response.contentLength} bytes, expected ${size - offset + skip}` });
     }
     params.onStarted?.();
-    const parts = new UpstreamParts({ ...params, skip, onRoom: () => response.wake() });
+    // After a failure (a PUT, the lease) there is never room again: the reader would wait for it
+    // forever with its socket paused, so the body is given up and `end` throws the failure.
+    const parts = new UpstreamParts({ ...params, skip, onRoom: () => (parts.failure === undefined ? response.wake() : response.close()) });
     try {
       await response.receive({
         space: () => parts.space(),

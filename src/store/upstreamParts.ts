@@ -167,9 +167,13 @@ export class UpstreamParts {
     }
     this.params.assertLease?.();
     const put = putPartObject({ conn, key: keys.part(etag, at), body: full, sha256 });
-    // Parts are handed on in order (a later PUT may finish first).
-    const done = Promise.all([put, this.putting]).then(async ([putEtag]) => {
-      this.params.partEtags[at] = unquote(putEtag);
+    // Parts are handed on in order (a later PUT may finish first). Both are waited for even when
+    // one fails (not Promise.all): `end` must not throw while an earlier part's hand-on still runs,
+    // or the caller drops the fill's buffers under it.
+    const done = Promise.allSettled([put, this.putting]).then(async ([putResult, before]) => {
+      if (before.status === 'rejected') throw before.reason;
+      if (putResult.status === 'rejected') throw putResult.reason;
+      this.params.partEtags[at] = unquote(putResult.value);
       await this.params.onPart?.(at, full);
     });
     this.putting = done;
