@@ -37,7 +37,7 @@ export interface S3FillSource {
   final(): BlobReader;
   /**
    * Bytes `start..end` of landed part `index` as the store holds it (its part object), for a
-   * reader that got there after the part left memory; undefined when that object is gone (the
+   * reader (or a peer's transfer) that got there after the part left memory; undefined when that object is gone (the
    * fill completed and cleaned up: the blob is there).
    */
   storedPart(params: { index: number; start: number; end: number }): Promise<AsyncIterable<Uint8Array> | undefined>;
@@ -238,9 +238,13 @@ export class S3Fill {
     this.positions.add(position);
     try {
       for (; position.at < end; ) {
-        // Gone between the check and this read (the spool removed, or the part left memory while no
-        // transfer was behind it): the peer's transfer is cut, and it reads the store.
-        if (!this.isLocal(index)) throw new Error('the part is no longer here');
+        if (!this.isLocal(index)) {
+          // It left memory unspooled between the check and this read (a transfer is tracked only once
+          // its stream is read): the store's part object has the same bytes. A cut transfer would make
+          // the follower give up on this peer for the rest of the fill.
+          if (yield* this.fromStored(index, position, end)) continue;
+          throw new Error('the part is no longer here');
+        }
         const chunk = await this.partChunk(index, position.at, end);
         position.at += chunk.byteLength;
         yield chunk;
@@ -308,19 +312,10 @@ export class S3Fill {
       }
       if (this.landed.has(index) && !verified) {
         // It left memory before this reader got here (it started late): the store has it.
-        const stored = await this.source.storedPart({ index, start: position - index * partSize, end: limit - index * partSize });
-        if (stored !== undefined) {
-          for await (const chunk of stored) {
-            const n = Math.min(chunk.byteLength, limit - position);
-            advance(n);
-            yield n === chunk.byteLength ? chunk : chunk.subarray(0, n);
-            if (position >= limit) break;
-          }
-          if (position < limit) throw new Error(`the store's part ${index} ended early`);
-          continue;
-        }
+        const found = yield* this.fromStored(index, reader, limit);
+        position = reader.at;
         // The part object is gone: the fill completed (or failed); the loop sees which.
-        await this.pause();
+        if (!found) await this.pause();
         continue;
       }
       if (verified) {
@@ -333,6 +328,24 @@ export class S3Fill {
       }
       await this.pause();
     }
+  }
+
+  /**
+   * Bytes `reader.at..limit` of landed part `index` from the store's part object, moving `reader.at`
+   * on as they are handed out; false when that object is gone (the fill completed and cleaned up).
+   */
+  private async *fromStored(index: number, reader: { at: number }, limit: number): AsyncGenerator<Uint8Array, boolean> {
+    const partStart = index * this.partSize!;
+    const stored = await this.source.storedPart({ index, start: reader.at - partStart, end: limit - partStart });
+    if (stored === undefined) return false;
+    for await (const chunk of stored) {
+      const n = Math.min(chunk.byteLength, limit - reader.at);
+      reader.at += n;
+      yield n === chunk.byteLength ? chunk : chunk.subarray(0, n);
+      if (reader.at >= limit) break;
+    }
+    if (reader.at < limit) throw new Error(`the store's part ${index} ended early`);
+    return true;
   }
 
   private async *fromFinal(start: number, end: number): AsyncGenerator<Uint8Array> {

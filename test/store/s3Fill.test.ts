@@ -147,6 +147,19 @@ describe('S3Fill', () => {
     for (const stream of [slow, ...others]) stream.destroy();
   });
 
+  it("a peer's transfer of a part that leaves memory before its stream is first read gets the part from the store, not a cut transfer", async () => {
+    const data = randomBytes(SIZE);
+    const { fill, storeReads } = await filling({ stored: data });
+    await feed(fill, data, [0, 1, 2, 3]);
+    // The leader answered 200 for part 0; the response has not started reading it yet when part 4
+    // lands and pushes part 0 out of memory (no transfer was tracked behind it, so it was not spooled).
+    const transfer = fill.localPart(0)!;
+    await feed(fill, data, [4]);
+    expect(Buffer.concat(await chunksOf(transfer)).equals(data.subarray(0, PART))).toBe(true);
+    expect(storeReads).toEqual([`0:0-${PART}`]);
+    fill.settle(new Error('stop'));
+  });
+
   it('ends readers with the error of a failed fill', async () => {
     const { fill } = await filling();
     const data = randomBytes(SIZE);
