@@ -152,9 +152,15 @@ async function streamUpstream(
   const skip = checkAnswer({ ...params, status: response.status, url: response.url, headers: response.headers, close: () => void response.body.dump().catch(() => undefined) });
   params.onStarted?.();
   const parts = new UpstreamParts({ ...params, skip });
-  for await (const chunk of response.body) {
-    params.onReceived?.(chunk.byteLength);
-    await parts.write(chunk);
+  try {
+    for await (const chunk of response.body) {
+      params.onReceived?.(chunk.byteLength);
+      await parts.write(chunk);
+    }
+  } catch (err) {
+    // Through `end`, as on the raw way in: the upload ends only once the parts being PUT or handed
+    // on have settled, never while the fill is still taking one in.
+    parts.fail(err as Error);
   }
   return finishParts(parts, etag, size);
 }

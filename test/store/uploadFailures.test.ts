@@ -45,6 +45,15 @@ function upstream(data: Buffer): Promise<string> {
   });
 }
 
+/** Upstream without a Content-Length (chunked): node:http's way in, not the raw reader's. */
+function chunkedUpstream(data: Buffer): Promise<string> {
+  return serve((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    for (let at = 0; at < data.byteLength; at += PART / 2) res.write(data.subarray(at, at + PART / 2));
+    res.end();
+  });
+}
+
 /** An S3 stand-in: no parts listed; each part PUT answered by `put` (by part index) once its body is in. */
 async function store(put: (index: number) => Promise<'ok' | 'refuse'>): Promise<S3Connection> {
   const url = await serve((req, res) => {
@@ -152,6 +161,37 @@ describe('uploadBlob when the store or the lease fails mid-body', () => {
       }).finally(() => events.push('upload ended')),
     );
     expect(outcome).toMatch(/^failed: .*refused/);
+    expect(events).toEqual(['part 0 handed on', 'part 0 taken in', 'upload ended']);
+  });
+
+  it('ends only once the part being handed on is taken in, when the lease is lost on a chunked body', async () => {
+    const data = randomBytes(4 * PART);
+    const etag = createHash('sha256').update(data).digest('hex');
+    const conn = await store(async () => 'ok');
+    const events: string[] = [];
+    let leaseChecks = 0;
+    const outcome = await bounded(
+      uploadBlob({
+        conn,
+        keys,
+        etag,
+        size: data.byteLength,
+        partSize: PART,
+        url: await chunkedUpstream(data),
+        token: undefined,
+        signal: new AbortController().signal,
+        // Part 0 may be PUT; the lease is found lost before part 1's PUT.
+        assertLease: () => {
+          if (leaseChecks++ > 0) throw new Error('another replica took over this fill');
+        },
+        onPart: async (index) => {
+          events.push(`part ${index} handed on`);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          events.push(`part ${index} taken in`);
+        },
+      }).finally(() => events.push('upload ended')),
+    );
+    expect(outcome).toBe('failed: another replica took over this fill');
     expect(events).toEqual(['part 0 handed on', 'part 0 taken in', 'upload ended']);
   });
 });
