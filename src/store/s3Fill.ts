@@ -23,7 +23,7 @@ import type { BlobReader, FillStatus } from './blobStore.js';
 import { BufferPool, type PooledBuffer } from './bufferPool.js';
 
 const READ_CHUNK = 1024 * 1024;
-/** Parts kept in memory (16 MiB each by default): readers further behind read the spool. */
+/** Parts kept in memory (16 MiB each by default): readers further behind read the spool or the store. */
 const MEMORY_PARTS = 4;
 /**
  * The largest slice of an in-memory part handed out at once. A slice keeps its whole part buffer
@@ -67,7 +67,7 @@ export class S3Fill {
   private readonly inMemory = new Map<number, PooledBuffer>();
   /** The buffers of parts that left memory, to reuse; dropped with the fill. */
   private readonly pool = new BufferPool({ maxFree: 1 });
-  /** Parts a follower spooled, by where it got them (the leading peer, or the store). */
+  /** Parts a follower took in, by where it got them (the leading peer, or the store). */
   readonly partsFrom = { peer: 0, store: 0 };
   private isStarted = false;
   readonly startedAt = Date.now();
@@ -257,7 +257,7 @@ export class S3Fill {
   }
 
   /**
-   * The next bytes of spooled part `index` from `position`, never past `end`: a slice of the part
+   * The next bytes of part `index` (here: `isLocal`) from `position`, never past `end`: a slice of the part
    * in memory when it is still there, else up to READ_CHUNK bytes read from the spool.
    */
   private partChunk(index: number, position: number, end: number): Promise<Buffer> {
