@@ -37,8 +37,8 @@ export interface S3FillSource {
   final(): BlobReader;
   /**
    * Bytes `start..end` of landed part `index` as the store holds it (its part object), for a
-   * reader (or a peer's transfer) that got there after the part left memory; undefined when that object is gone (the
-   * fill completed and cleaned up: the blob is there).
+   * reader (or a peer's transfer) that got there after the part left memory; undefined when that
+   * object is gone (the fill completed and cleaned up: the blob is there).
    */
   storedPart(params: { index: number; start: number; end: number }): Promise<AsyncIterable<Uint8Array> | undefined>;
   /** Where the spool file goes (a fresh temp path in the cache's temp folder). */
@@ -257,8 +257,8 @@ export class S3Fill {
   }
 
   /**
-   * The next bytes of part `index` (here: `isLocal`) from `position`, never past `end`: a slice of the part
-   * in memory when it is still there, else up to READ_CHUNK bytes read from the spool.
+   * The next bytes of part `index` (here: `isLocal`) from `position`, never past `end`: a slice of
+   * the part in memory when it is still there, else up to READ_CHUNK bytes read from the spool.
    */
   private partChunk(index: number, position: number, end: number): Promise<Buffer> {
     const part = this.inMemory.get(index);
