@@ -277,51 +277,46 @@ export class S3Fill {
     return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
   }
 
+  /** Bytes of `range`, with `reader.at` (where this reader is, for `leaveMemory`) as its position. */
   private async *readRange(range: { start: number; end: number }, reader: { at: number }): AsyncGenerator<Uint8Array> {
     const size = this.status.size;
-    let position = range.start;
-    const advance = (n: number): void => {
-      position += n;
-      reader.at = position;
-    };
-    while (position < range.end) {
+    while (reader.at < range.end) {
       if (this.state === 'failed') throw this.error ?? new Error('fill failed');
       const partSize = this.partSize;
       const verified = this.state === 'verified';
       if (partSize === undefined || size <= partSize) {
         // A blob of one part is written whole: nothing to read before it is verified.
         if (verified) {
-          yield* this.fromFinal(position, range.end);
+          yield* this.fromFinal(reader.at, range.end);
           return;
         }
         await this.pause();
         continue;
       }
-      const index = Math.floor(position / partSize);
+      const index = Math.floor(reader.at / partSize);
       const partEnd = Math.min((index + 1) * partSize, size);
       const limit = Math.min(range.end, partEnd, verified ? size : size - 1);
-      if (position >= limit) {
+      if (reader.at >= limit) {
         await this.pause();
         continue;
       }
       if (this.isLocal(index)) {
-        const chunk = await this.partChunk(index, position, limit);
-        advance(chunk.byteLength);
+        const chunk = await this.partChunk(index, reader.at, limit);
+        reader.at += chunk.byteLength;
         yield chunk;
         continue;
       }
       if (this.landed.has(index) && !verified) {
         // It left memory before this reader got here (it started late): the store has it.
         const found = yield* this.fromStored(index, reader, limit);
-        position = reader.at;
         // The part object is gone: the fill completed (or failed); the loop sees which.
         if (!found) await this.pause();
         continue;
       }
       if (verified) {
         const until = Math.min(range.end, partEnd);
-        for await (const chunk of this.fromFinal(position, until)) {
-          advance(chunk.byteLength);
+        for await (const chunk of this.fromFinal(reader.at, until)) {
+          reader.at += chunk.byteLength;
           yield chunk;
         }
         continue;

@@ -13,7 +13,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { PeerPartAnswer, PeerPartRequest } from './blobStore.js';
 import type { S3Fill } from './s3Fill.js';
-import { partCount, partLength } from './s3Upload.js';
+import { partCount, partLength } from './partLength.js';
 
 /** What a lease carries so followers can fetch parts from its holder. */
 export interface LeasePeer {

@@ -141,8 +141,13 @@ export function createS3Store(params: S3StoreParams): S3Store {
 
   async function* readObject(params: { key: string; start: number; end: number }): AsyncGenerator<Uint8Array> {
     if (params.end <= params.start) return;
+    yield* await getRange(params);
+  }
+
+  /** Bytes `start..end` of the object at `key` (end exclusive, not empty). */
+  async function getRange(params: { key: string; start: number; end: number }): Promise<AsyncIterable<Uint8Array>> {
     const got = await conn.client.send(new GetObjectCommand({ Bucket, Key: params.key, Range: `bytes=${params.start}-${params.end - 1}` }), { abortSignal: closing.signal });
-    yield* got.Body as AsyncIterable<Uint8Array>;
+    return got.Body as AsyncIterable<Uint8Array>;
   }
 
   /** A stored blob through the local cache: copied in once (verified), streamed while it copies. */
@@ -232,11 +237,7 @@ export function createS3Store(params: S3StoreParams): S3Store {
           final: () => objectReader(request.facts),
           storedPart: async ({ index, start, end }) => {
             try {
-              const got = await conn.client.send(
-                new GetObjectCommand({ Bucket, Key: keys.part(request.facts.etag, index), Range: `bytes=${start}-${end - 1}` }),
-                { abortSignal: closing.signal },
-              );
-              return got.Body as AsyncIterable<Uint8Array>;
+              return await getRange({ key: keys.part(request.facts.etag, index), start, end });
             } catch (err) {
               if (isS3NotFound(err)) return undefined;
               throw err;

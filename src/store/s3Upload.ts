@@ -32,6 +32,7 @@ import { rawHttpGet } from '../hub/rawHttpGet.js';
 import { hubErrorFromResponse } from '../hub/hubErrorFromResponse.js';
 import { isS3NotFound, s3Status, unquote, type S3Connection } from './s3Connection.js';
 import type { S3Keys } from './s3Keys.js';
+import { partCount, partLength } from './partLength.js';
 import { UpstreamParts } from './upstreamParts.js';
 
 export interface UploadBlobParams {
@@ -51,14 +52,6 @@ export interface UploadBlobParams {
   onPart?: (index: number, data: Uint8Array) => void | Promise<void>;
   /** Throws when this replica no longer holds the lease (someone took over). */
   assertLease?: () => void;
-}
-
-export function partCount(params: { size: number; partSize: number }): number {
-  return Math.max(1, Math.ceil(params.size / params.partSize));
-}
-
-export function partLength(params: { size: number; partSize: number; index: number }): number {
-  return Math.min(params.partSize, params.size - params.index * params.partSize);
 }
 
 export async function uploadBlob(params: UploadBlobParams): Promise<void> {

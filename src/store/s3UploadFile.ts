@@ -5,7 +5,8 @@ import { createStreamingHasher } from '../cache/hashFile.js';
 import { HubcacheError } from '../errors.js';
 import type { S3Connection } from './s3Connection.js';
 import type { S3Keys } from './s3Keys.js';
-import { partCount, partLength, putBlobObject } from './s3Upload.js';
+import { partCount, partLength } from './partLength.js';
+import { putBlobObject } from './s3Upload.js';
 
 /**
  * A local blob file into the store (`push`): hashed while it is read and uploaded; one PutObject

@@ -20,6 +20,7 @@ import type { StreamingHasher } from '../cache/hashFile.js';
 import { HubcacheError } from '../errors.js';
 import { unquote, type S3Connection } from './s3Connection.js';
 import type { S3Keys } from './s3Keys.js';
+import { partLength } from './partLength.js';
 import { putPartObject } from './putPartObject.js';
 
 /** Part PUTs at once: the store's latency per PUT grows when its cores are busy with other work. */
@@ -68,7 +69,7 @@ export class UpstreamParts {
     this.position = params.offset;
     this.index = params.offset / params.partSize;
     this.skip = params.skip;
-    this.buffer = Buffer.allocUnsafe(params.small ? params.size : this.partLength(this.index));
+    this.buffer = Buffer.allocUnsafe(params.small ? params.size : this.partLength());
     this.partHash = params.small ? undefined : createHash('sha256');
   }
 
@@ -132,8 +133,9 @@ export class UpstreamParts {
     this.params.onRoom?.();
   }
 
-  private partLength(index: number): number {
-    return Math.min(this.params.partSize, this.params.size - index * this.params.partSize);
+  /** The length of the part being received. */
+  private partLength(): number {
+    return partLength({ size: this.params.size, partSize: this.params.partSize, index: this.index });
   }
 
   private partFull(): void {
@@ -181,7 +183,7 @@ export class UpstreamParts {
     done.catch(() => undefined);
     this.inFlight.push({ buffer: full, done });
     if (this.position < this.params.size) {
-      const length = this.partLength(this.index);
+      const length = this.partLength();
       this.buffer = free !== undefined && free.byteLength >= length ? free.subarray(0, length) : Buffer.allocUnsafe(length);
     }
   }

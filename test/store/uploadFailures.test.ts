@@ -13,7 +13,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { S3Connection } from '../../src/store/s3Connection.js';
 import { s3Keys } from '../../src/store/s3Keys.js';
-import { uploadBlob } from '../../src/store/s3Upload.js';
+import { uploadBlob, type UploadBlobParams } from '../../src/store/s3Upload.js';
 
 const PART = 64 * 1024;
 // As createS3Client does: the SDK's Node-version warning asks for nothing a test can do.
@@ -97,21 +97,22 @@ function bounded(upload: Promise<void>): Promise<string> {
   ]);
 }
 
+/** uploadBlob of `data` from `url` into `conn`, in PART-sized parts, with the hooks a case sets. */
+function upload(params: { data: Buffer; conn: S3Connection; url: string } & Pick<UploadBlobParams, 'assertLease' | 'onPart'>): Promise<void> {
+  const { data, conn, url, ...hooks } = params;
+  const etag = createHash('sha256').update(data).digest('hex');
+  return uploadBlob({ conn, keys, etag, size: data.byteLength, partSize: PART, url, token: undefined, signal: new AbortController().signal, ...hooks });
+}
+
 describe('uploadBlob when the store or the lease fails mid-body', () => {
   it('ends with the lease lost instead of waiting for room that never comes', async () => {
     const data = randomBytes(6 * PART);
-    const etag = createHash('sha256').update(data).digest('hex');
     const conn = await store(async () => 'ok');
     const outcome = await bounded(
-      uploadBlob({
+      upload({
+        data,
         conn,
-        keys,
-        etag,
-        size: data.byteLength,
-        partSize: PART,
         url: await upstream(data),
-        token: undefined,
-        signal: new AbortController().signal,
         assertLease: () => {
           throw new Error('another replica took over this fill');
         },
@@ -122,17 +123,13 @@ describe('uploadBlob when the store or the lease fails mid-body', () => {
 
   it('ends with a refused part PUT instead of waiting for room that never comes', async () => {
     const data = randomBytes(6 * PART);
-    const etag = createHash('sha256').update(data).digest('hex');
     const conn = await store(async (index) => (index === 1 ? 'refuse' : 'ok'));
-    const outcome = await bounded(
-      uploadBlob({ conn, keys, etag, size: data.byteLength, partSize: PART, url: await upstream(data), token: undefined, signal: new AbortController().signal }),
-    );
+    const outcome = await bounded(upload({ data, conn, url: await upstream(data) }));
     expect(outcome).toMatch(/^failed: .*refused/);
   });
 
   it('ends only once the part being handed on is taken in, when a later part PUT is refused', async () => {
     const data = randomBytes(2 * PART);
-    const etag = createHash('sha256').update(data).digest('hex');
     // Part 1's PUT is refused once part 0 is being handed on (its onPart still running).
     let handingOn: () => void = () => undefined;
     const handedOn = new Promise<void>((resolve) => (handingOn = resolve));
@@ -143,15 +140,10 @@ describe('uploadBlob when the store or the lease fails mid-body', () => {
     });
     const events: string[] = [];
     const outcome = await bounded(
-      uploadBlob({
+      upload({
+        data,
         conn,
-        keys,
-        etag,
-        size: data.byteLength,
-        partSize: PART,
         url: await upstream(data),
-        token: undefined,
-        signal: new AbortController().signal,
         onPart: async (index) => {
           events.push(`part ${index} handed on`);
           handingOn();
@@ -166,20 +158,14 @@ describe('uploadBlob when the store or the lease fails mid-body', () => {
 
   it('ends only once the part being handed on is taken in, when the lease is lost on a chunked body', async () => {
     const data = randomBytes(4 * PART);
-    const etag = createHash('sha256').update(data).digest('hex');
     const conn = await store(async () => 'ok');
     const events: string[] = [];
     let leaseChecks = 0;
     const outcome = await bounded(
-      uploadBlob({
+      upload({
+        data,
         conn,
-        keys,
-        etag,
-        size: data.byteLength,
-        partSize: PART,
         url: await chunkedUpstream(data),
-        token: undefined,
-        signal: new AbortController().signal,
         // Part 0 may be PUT; the lease is found lost before part 1's PUT.
         assertLease: () => {
           if (leaseChecks++ > 0) throw new Error('another replica took over this fill');
